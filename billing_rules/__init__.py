@@ -1,0 +1,1 @@
+"""Billing rules engine: pure, data-driven checks of education and therapy services."""

@@ -1,0 +1,1 @@
+"""Versioned rule data (TOML), read by billing_rules.loader."""

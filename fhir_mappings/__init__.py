@@ -1,0 +1,1 @@
+"""FHIR R4 JSON <-> domain objects of billing_rules."""

@@ -1,0 +1,1 @@
+"""smart-edu-billing: the SMART-on-FHIR app (Flask)."""

@@ -1,0 +1,61 @@
+"""The ``smart-edu`` console script (DESIGN.md §4): parses arguments, then hands over to one module per command.
+
+Command modules are imported lazily so that ``smart-edu check`` never pays for Flask or the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smart-edu", description="Patient-education billing checks for SMART on FHIR")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="start the sandbox EHR and the app on loopback and print the launcher URL")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--app-port", type=int, default=0, help="0 = a free port")
+    demo.add_argument("--ehr-port", type=int, default=0, help="0 = a free port")
+    demo.add_argument("--data-dir", default=None, help="where the demo keeps its database and keys")
+    demo.set_defaults(module="smart_app.commands.demo")
+
+    serve = sub.add_parser("serve", help="run the app for real use (gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(module="smart_app.commands.serve")
+
+    check = sub.add_parser("check", help="evaluate one documented service against a FHIR Bundle")
+    check.add_argument("--bundle", required=True, help="FHIR Bundle JSON holding the patient's context")
+    check.add_argument("--service", required=True, help="ServiceRecord JSON (rules-contract §1)")
+    check.add_argument("--as-of", default=None, help="evaluate as of this date (YYYY-MM-DD)")
+    check.add_argument("--format", choices=("json", "text"), default="json")
+    check.set_defaults(module="smart_app.commands.check")
+
+    st = sub.add_parser("sandbox-test", help="run reads, evaluation and write path against an open FHIR server")
+    st.add_argument("--fhir-base", required=True)
+    st.add_argument("--patient", required=True)
+    st.add_argument("--encounter", default=None)
+    st.add_argument("--service", default=None, help="ServiceRecord JSON; default: a sample 98960 session")
+    st.add_argument("--profile", default=None, help="launch profile name (write-back strategy and quirks)")
+    st.add_argument("--write", action="store_true", help="send the writes (default: print them)")
+    st.set_defaults(module="smart_app.commands.sandbox_test")
+
+    outbox = sub.add_parser("outbox", help="list or retry failed writes")
+    outbox.add_argument("action", choices=("list", "retry"))
+    outbox.add_argument("ids", nargs="*", help="entries to retry (default: all pending)")
+    outbox.set_defaults(module="smart_app.commands.outbox")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(args.module)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the smart-edu console script, one module each."""

@@ -1,0 +1,1 @@
+"""SMART App Launch client logic (framework-agnostic: no Flask imports here)."""

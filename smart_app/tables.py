@@ -1,0 +1,3 @@
+"""Every module that declares tables on ``smart_app.db.Base``, imported so ``create_all`` sees them all."""
+
+from smart_app import store  # noqa: F401
