@@ -1,0 +1,1 @@
+"""Seed data of the sandbox EHR: FHIR transaction Bundles loaded at start."""
