@@ -1,0 +1,218 @@
+"""The write request of one signed service: every resource to write, built and validated up front.
+
+A plan is plain JSON (``to_json``/``from_json``) so the outbox can keep it and a retry sends exactly the same
+resources with the same identifiers. It never holds a token.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
+from fhir_mappings import write
+from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
+from smart_app.writeback.identifiers import business_id, placeholder_url
+
+APP_VERSION = "0.1.0"
+
+
+class BlockedChargeError(ValueError):
+    """A blocked evaluation never gets a ChargeItem; only an explicit ``note_only`` signature is written."""
+
+
+@dataclass(frozen=True)
+class SignedService:
+    """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``."""
+
+    issuer: str
+    patient_id: str
+    encounter_id: str | None
+    fhir_user: str | None  # author reference, e.g. Practitioner/123
+    organization: str | None  # e.g. Organization/7
+    record: ServiceRecord
+    evaluation: Evaluation
+    note_text: str
+    draft_id: str
+    note_only: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+    signed_at: datetime | None = None
+    diagnosis_labels: dict[str, str] = field(default_factory=dict)
+    code_text: dict[str, str] = field(default_factory=dict)  # CPT -> our own short paraphrase
+
+
+@dataclass
+class PlannedResource:
+    key: str  # note | charge-<n> | provenance
+    resource_type: str
+    identifier: str
+    full_url: str
+    if_none_exist: str
+    resource: dict[str, Any]
+    operation_body: dict[str, Any] | None = None  # Oracle $create Parameters for a charge
+
+
+@dataclass
+class WritePlan:
+    write_key: str
+    strategy: Strategy
+    issuer: str
+    patient_id: str
+    encounter_id: str | None
+    draft_id: str
+    fhir_user: str | None
+    entries: list[PlannedResource]
+    charge_summary: list[dict[str, Any]]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> WritePlan:
+        data = json.loads(text)
+        data["entries"] = [PlannedResource(**e) for e in data["entries"]]
+        return cls(**data)
+
+    def what(self) -> dict[str, Any]:
+        """The audit 'what': identifiers, resource types, codes and units (no note text)."""
+        return {
+            "resources": [
+                {"key": e.key, "type": e.resource_type, "identifier": e.identifier} for e in self.entries
+            ],
+            "charges": [{"code": c["code"], "units": c["units"]} for c in self.charge_summary],
+        }
+
+
+def build_plan(request: SignedService, config: WritebackConfig, strategy: Strategy) -> WritePlan:
+    """Build and validate every resource; raise before anything is sent if the request cannot be written."""
+    if request.evaluation.blocked and not request.note_only:
+        raise BlockedChargeError("the evaluation has a block finding: no charge may be written")
+    service_date = request.record.service_date or (request.start.date() if request.start else None)
+    ids = _Ids(request, service_date)
+    ctx = write.WriteContext(
+        patient_id=request.patient_id,
+        encounter_id=request.encounter_id,
+        author_ref=request.fhir_user,
+        organization_ref=request.organization,
+        recorded=request.signed_at or datetime.now(UTC),
+        start=request.start,
+        end=request.end,
+        service_date=service_date,
+    )
+    entries: list[PlannedResource] = []
+    if config.documentreference == "create":
+        doc = write.build_document_reference(
+            ctx, identifier_value=ids.note, note_text=request.note_text, content_type=config.note_content_type
+        )
+        entries.append(_entry("note", ids.note, doc))
+    note_url = entries[0].full_url if entries else None
+    if strategy != "note-only":
+        for n, line in enumerate(request.evaluation.charge_lines):
+            ident = ids.charge(n, line)
+            entries.append(_charge_entry(request, config, strategy, ctx, line, ident, note_url, n))
+    if config.provenance and entries:
+        key = ids.provenance
+        prov = write.build_provenance(
+            ctx, targets=[e.full_url for e in entries], key_value=key, app_version=APP_VERSION
+        )
+        entries.append(_entry("provenance", key, prov, if_none_exist=write.provenance_query(key)))
+    if not entries:
+        raise WritebackConfigError("this profile writes neither notes nor charges")
+    return WritePlan(
+        write_key=ids.job,
+        strategy=strategy,
+        issuer=request.issuer,
+        patient_id=request.patient_id,
+        encounter_id=request.encounter_id,
+        draft_id=request.draft_id,
+        fhir_user=request.fhir_user,
+        entries=entries,
+        charge_summary=[_summary_line(c, request, service_date) for c in request.evaluation.charge_lines],
+    )
+
+
+def _charge_entry(
+    request: SignedService,
+    config: WritebackConfig,
+    strategy: Strategy,
+    ctx: write.WriteContext,
+    line: ChargeLine,
+    ident: str,
+    note_url: str | None,
+    n: int,
+) -> PlannedResource:
+    charge = write.build_charge_item(
+        ctx,
+        line,
+        identifier_value=ident,
+        note_ref=note_url,
+        code_text=request.code_text.get(line.code),
+        diagnosis_labels=request.diagnosis_labels,
+    )
+    entry = _entry(f"charge-{n}", ident, charge)
+    if strategy == "operation":
+        bill_code = config.bill_codes.get(line.code)
+        if bill_code is None:
+            raise WritebackConfigError(f"the profile has no bill-code mapping for {line.code}")
+        if "context" not in charge or "occurrenceDateTime" not in charge:
+            raise WritebackConfigError("ChargeItem/$create needs an encounter and a service date")
+        entry.operation_body = write.build_oracle_charge_parameters(
+            charge,
+            bill_code=bill_code,
+            transaction_id=str(uuid.uuid4()),
+            icd_system=config.icd_bill_code_system,
+            modifier_system=config.modifier_bill_code_system,
+        )
+    return entry
+
+
+def _entry(
+    key: str, ident: str, resource: dict[str, Any], *, if_none_exist: str | None = None
+) -> PlannedResource:
+    return PlannedResource(
+        key=key,
+        resource_type=resource["resourceType"],
+        identifier=ident,
+        full_url=placeholder_url(ident),
+        if_none_exist=if_none_exist or write.identifier_query(ident),
+        resource=resource,
+    )
+
+
+def _summary_line(line: ChargeLine, request: SignedService, service_date: date | None) -> dict[str, Any]:
+    return {
+        **line.to_dict(),
+        "service_date": service_date.isoformat() if service_date else None,
+        "description": request.code_text.get(line.code),
+    }
+
+
+class _Ids:
+    """The identifiers of one signed service: its job, note, provenance and each charge line."""
+
+    def __init__(self, request: SignedService, service_date: date | None) -> None:
+        self._request = request
+        self._date = service_date
+        self.job = self._id("job", request.record.code)
+        self.note = self._id("note", request.record.code)
+        self.provenance = self._id("prov", request.record.code)
+
+    def charge(self, n: int, line: ChargeLine) -> str:
+        return self._id("charge", line.code, n)
+
+    def _id(self, kind: str, code: str, ordinal: int = 0) -> str:
+        r = self._request
+        return business_id(
+            kind,
+            issuer=r.issuer,
+            patient_id=r.patient_id,
+            encounter_id=r.encounter_id,
+            code=code,
+            service_date=self._date,
+            draft_id=r.draft_id,
+            ordinal=ordinal,
+        )

@@ -1,0 +1,150 @@
+"""``write_signed_service``: the one write path of a signed service, used by the app and ``sandbox-test``.
+
+Flow: choose the strategy (profile AND CapabilityStatement), build and validate every resource, claim the job
+(a double submit waits for the first and gets its result), write, then record the result. A FHIR failure sends
+the whole request to the outbox with the server's own message; nothing is lost and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from smart_app.db import Database
+from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
+from smart_app.writeback import audit, ledger, outbox
+from smart_app.writeback.config import WritebackConfig, choose_strategy
+from smart_app.writeback.plan import SignedService, WritePlan, build_plan
+from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
+
+Status = Literal["written", "already-written", "note-only", "queued-in-outbox"]
+
+
+class WriteInProgressError(RuntimeError):
+    """Another request is still writing this signed service (and did not finish within the wait)."""
+
+
+@dataclass
+class WriteResult:
+    status: Status
+    strategy: str
+    write_key: str
+    resources: list[Written] = field(default_factory=list)
+    outbox_id: str | None = None
+    server_message: str | None = None
+    http_status: int | None = None
+    charge_summary: list[dict[str, Any]] = field(default_factory=list)
+
+    def ref(self, key: str) -> str | None:
+        """Server reference of one written resource: ``note``, ``charge-0``, ``provenance``."""
+        return next((w.ref for w in self.resources if w.key == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "strategy": self.strategy,
+            "write_key": self.write_key,
+            "resources": [w.to_dict() for w in self.resources],
+            "outbox_id": self.outbox_id,
+            "server_message": self.server_message,
+            "http_status": self.http_status,
+            "charge_summary": self.charge_summary,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WriteResult:
+        resources = [
+            Written(r["key"], r["type"], r["ref"], r["created"]) for r in data.get("resources") or []
+        ]
+        return cls(**{**data, "resources": resources})
+
+
+def write_signed_service(
+    db: Database, client: FhirClient, profile_writeback: Any, request: SignedService
+) -> WriteResult:
+    """Write the signed service's note, charge(s) and Provenance. Raises BlockedChargeError for a blocked
+    evaluation not signed as note-only, WritebackConfigError when the profile cannot write it."""
+    config = WritebackConfig.from_profile(profile_writeback)
+    strategy = choose_strategy(config, client, note_only=request.note_only)
+    plan = build_plan(request, config, strategy)
+    audit.record(db, plan, "signed", "note-only" if request.note_only else "signed")
+    return execute_plan(db, client, plan)
+
+
+def retry_outbox_entry(db: Database, client: FhirClient, entry_id: str) -> WriteResult:
+    """Send a queued write again, exactly as first planned (same resources, same identifiers)."""
+    plan = outbox.load_plan(db, entry_id)
+    if plan is None:
+        raise KeyError(entry_id)
+    audit.record(db, plan, "outbox-retry", "retrying")
+    return execute_plan(db, client, plan)
+
+
+def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResult:
+    claim = ledger.claim_job(db, plan.write_key)
+    if claim.kind == "busy":
+        claim = ledger.wait_for_job(db, plan.write_key)
+    if claim.kind == "finished" and claim.result_json:
+        return _repeat(WriteResult.from_dict(json.loads(claim.result_json)))
+    if claim.kind == "busy":
+        raise WriteInProgressError(plan.write_key)
+    audit.record(db, plan, "write-attempt", plan.strategy)
+    try:
+        written = _run(db, client, plan)
+    except FhirError as exc:
+        entry_id = outbox.put(db, plan, exc)
+        result = WriteResult(
+            "queued-in-outbox",
+            plan.strategy,
+            plan.write_key,
+            outbox_id=entry_id,
+            server_message=exc.message,
+            http_status=exc.status,
+            charge_summary=plan.charge_summary,
+        )
+        _finish(db, plan, result, "queued")
+        return result
+    status: Status = "written" if any(w.created for w in written) else "already-written"
+    if plan.strategy == "note-only":
+        status = "note-only"
+    result = WriteResult(status, plan.strategy, plan.write_key, written, charge_summary=plan.charge_summary)
+    outbox.mark_done(db, plan.write_key)
+    _finish(db, plan, result, status)
+    return result
+
+
+def _run(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:
+    if plan.strategy != "transaction":
+        return run_sequential(db, client, plan)
+    try:
+        written = run_transaction(client, plan)
+    except FhirTransportError:
+        # The answer was lost: the server may have committed. Look before sending anything again.
+        found = lookup_all(client, plan)
+        if all(e.key in found for e in plan.entries):
+            written = [Written(e.key, e.resource_type, found[e.key], created=True) for e in plan.entries]
+        else:
+            written = run_transaction(client, plan)  # every entry is conditional: safe to send again
+    for w, e in zip(written, plan.entries, strict=True):
+        state: ledger.StepState = "done" if w.ref else "unknown"
+        ledger.mark(
+            db, e.identifier, write_key=plan.write_key, resource_type=e.resource_type, state=state,
+            server_ref=w.ref, created=w.created,
+        )  # fmt: skip
+    return written
+
+
+def _finish(db: Database, plan: WritePlan, result: WriteResult, job_status: str) -> None:
+    ledger.finish_job(db, plan.write_key, job_status, json.dumps(result.to_dict()))
+    refs = [w.to_dict() for w in result.resources]
+    audit.record(db, plan, "write-result", result.status, message=result.server_message, refs=refs)
+
+
+def _repeat(first: WriteResult) -> WriteResult:
+    """The answer to a repeated submit of a finished write: the same resources, nothing newly created."""
+    resources = [Written(w.key, w.resource_type, w.ref, created=False) for w in first.resources]
+    status: Status = "note-only" if first.status == "note-only" else "already-written"
+    return WriteResult(
+        status, first.strategy, first.write_key, resources, charge_summary=first.charge_summary
+    )
