@@ -1,0 +1,176 @@
+"""Tolerant accessors for FHIR JSON: every helper accepts anything and answers None/empty instead of raising.
+
+Real EHR payloads break the spec in small ways (a CodeableConcept where a list is expected, a number where a
+string is, a partial date); the reader must survive all of them and say what it could not tell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from billing_rules.model import Coding
+from fhir_mappings.codes import normalise_code, normalise_system
+
+Resource = Mapping[str, Any]
+
+
+def as_list(value: Any) -> list[Any]:
+    """A FHIR repeating element as a list (a single value sent where a list belongs is wrapped)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def text(value: Any) -> str | None:
+    """A trimmed non-empty string, or None."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def codings(concept: Any) -> list[Coding]:
+    """Codings of a CodeableConcept (or of a bare Coding) with normalised systems and trimmed codes."""
+    out: list[Coding] = []
+    for concept_item in as_list(concept):
+        item = as_map(concept_item)
+        raw = item.get("coding") if "coding" in item else [item]
+        for coding in as_list(raw):
+            c = as_map(coding)
+            code = normalise_code(c.get("code"))
+            if code:
+                out.append(Coding(normalise_system(c.get("system")), code, text(c.get("display"))))
+    return out
+
+
+def codes_in(concept: Any, system: str) -> list[str]:
+    return [c.code for c in codings(concept) if c.system == system]
+
+
+def concept_text(concept: Any) -> str | None:
+    """``CodeableConcept.text``, else the first coding's display."""
+    for item in as_list(concept):
+        label = text(as_map(item).get("text"))
+        if label:
+            return label
+    for c in codings(concept):
+        if c.display:
+            return c.display
+    return None
+
+
+def first_code(concept: Any) -> str | None:
+    """The first code of a CodeableConcept whatever its system, lower-cased (status vocabularies)."""
+    found = codings(concept)
+    if found:
+        return found[0].code.lower()
+    label = concept_text(concept)
+    return label.lower() if label else None
+
+
+_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(value: Any) -> date | None:
+    """The calendar date of a FHIR date or dateTime; partial dates (``2020``, ``2020-05``) give None."""
+    if not isinstance(value, str):
+        return None
+    match = _DATE.match(value)
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def human_name(names: Any) -> str | None:
+    """'Given Family' from the official name (else the first), falling back to ``HumanName.text``."""
+    candidates = [as_map(n) for n in as_list(names) if isinstance(n, Mapping)]
+    if not candidates:
+        return None
+    chosen = next((n for n in candidates if n.get("use") == "official"), candidates[0])
+    given = [g.strip() for g in as_list(chosen.get("given")) if isinstance(g, str) and g.strip()]
+    family_parts = [f.strip() for f in as_list(chosen.get("family")) if isinstance(f, str) and f.strip()]
+    parts = given + family_parts
+    return " ".join(parts) if parts else text(chosen.get("text"))
+
+
+def identifiers(resource: Resource) -> tuple[str, ...]:
+    """Business identifiers as ``system|value`` (``|value`` when the system is absent)."""
+    out = []
+    for ident in as_list(resource.get("identifier")):
+        item = as_map(ident)
+        value = text(item.get("value"))
+        if value:
+            out.append(f"{text(item.get('system')) or ''}|{value}")
+    return tuple(out)
+
+
+def identifier_value(resource: Resource, system: str) -> str | None:
+    for ident in as_list(resource.get("identifier")):
+        item = as_map(ident)
+        if normalise_system(item.get("system")) == system and text(item.get("value")):
+            return text(item.get("value"))
+    return None
+
+
+class References:
+    """Resolves references (relative, absolute, ``urn:uuid:`` fullUrls) to ``Type/id`` keys."""
+
+    def __init__(self, entries: Iterable[tuple[Resource, str | None]]) -> None:
+        self._by_full_url: dict[str, str] = {}
+        self._by_id: dict[str, set[str]] = {}
+        for resource, full_url in entries:
+            key = resource_key(resource)
+            if key is None:
+                continue
+            if full_url:
+                self._by_full_url[full_url.strip()] = key
+            self._by_id.setdefault(key.split("/", 1)[1], set()).add(key)
+
+    def key(self, reference: Any) -> str | None:
+        """``Type/id`` for a Reference (or a reference string), or None when it cannot be told."""
+        ref = text(as_map(reference).get("reference")) if isinstance(reference, Mapping) else text(reference)
+        if ref is None or ref.startswith("#"):
+            return None
+        if ref in self._by_full_url:
+            return self._by_full_url[ref]
+        if ref.lower().startswith("urn:uuid:"):
+            keys = self._by_id.get(ref[len("urn:uuid:") :], set())
+            return next(iter(keys)) if len(keys) == 1 else None
+        return key_from_url(ref)
+
+
+_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+def key_from_url(ref: str) -> str | None:
+    """``Patient/1`` from ``Patient/1``, ``https://ehr/fhir/Patient/1`` or ``Patient/1/_history/3``."""
+    parts = [p for p in ref.split("?", 1)[0].split("/") if p]
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    if len(parts) >= 2 and _TYPE.match(parts[-2]):
+        return f"{parts[-2]}/{parts[-1]}"
+    return None
+
+
+def resource_key(resource: Resource) -> str | None:
+    rtype, rid = text(resource.get("resourceType")), resource.get("id")
+    rid = text(rid) if not isinstance(rid, int) else str(rid)
+    return f"{rtype}/{rid}" if rtype and rid else None
+
+
+def key_id(key: str | None, rtype: str) -> str | None:
+    """The id part of a ``Type/id`` key when it is of the wanted type."""
+    if key and key.startswith(rtype + "/"):
+        return key.split("/", 1)[1]
+    return None
