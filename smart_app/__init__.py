@@ -1,1 +1,59 @@
-"""smart-edu-billing: the SMART-on-FHIR app (Flask)."""
+"""smart-edu-billing: the SMART-on-FHIR app (Flask).
+
+``create_app`` is the only entry point (flaskr style): nothing is configured, opened or fetched at
+import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app
+
+from smart_app.db import Database
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
+    from smart_app import config, document, launch, launches, security
+    from smart_app.profiles import load_profiles
+    from smart_app.resources import static_dir, templates_dir
+    from smart_app.smart.services import SmartServices
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(templates_dir()),
+        static_folder=str(static_dir()),
+    )
+    config.configure(app, test_config)
+    db = Database(app.config["SMART_EDU_DATABASE_URL"])
+    db.create_all()
+    app.extensions["smart_edu_db"] = db
+    profiles = load_profiles(app.config["SMART_EDU_LAUNCH_CONFIG"])
+    app.extensions["smart_edu_profiles"] = profiles
+    app.extensions["smart_edu_smart"] = SmartServices(
+        discovery_ttl=float(app.config["SMART_EDU_DISCOVERY_TTL"]),
+        timeout=tuple(app.config["SMART_EDU_HTTP_TIMEOUT"]),
+    )
+    security.init_app(app, profiles.origins())
+    launches.init_app(app)
+
+    app.register_blueprint(launch.bp)
+    app.register_blueprint(document.bp)
+    # --- other blueprints: register them here, one line each (e.g. the CDS Hooks blueprint) ---
+
+    return app
+
+
+def db_of(app: Flask) -> Database:
+    """The app's Database (``app.extensions["smart_edu_db"]``)."""
+    db = app.extensions["smart_edu_db"]
+    assert isinstance(db, Database)
+    return db
+
+
+def get_db() -> Database:
+    """The current app's Database, inside a request or app context."""
+    return db_of(current_app)

@@ -1,0 +1,211 @@
+"""Per-launch access for the ``/s/<handle>/…`` routes: the launch record, its context and a FHIR client.
+
+``launch_required`` checks the handle AND the browser binding cookie, then puts a ``Launch`` on ``g.launch``.
+``Launch.fhir_client()`` gives a client whose token is refreshed shortly before expiry and once after a 401;
+when refreshing fails it raises ``FhirUnauthorized``, which every route turns into the "relaunch from your
+EHR" page (drafts are saved server-side, so nothing typed is lost).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, current_app, g, render_template, request
+from werkzeug.wrappers import Response
+
+from smart_app.db import Database
+from smart_app.fhir_client import FhirClient, FhirUnauthorized
+from smart_app.profiles import Profile, ProfileRegistry
+from smart_app.security import BINDING_COOKIE
+from smart_app.smart import oauth
+from smart_app.smart.errors import SmartError
+from smart_app.smart.services import SmartServices
+from smart_app.store import binding_hash, find_by_handle, swap_tokens, utcnow
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class LaunchView:
+    """The context of one launch, as the pages use it."""
+
+    patient: str | None
+    encounter: str | None
+    fhir_user: str | None
+    need_patient_banner: bool
+    smart_style_url: str | None
+    intent: str | None
+    tenant: str | None
+    iss: str
+    profile: str
+
+
+@dataclass
+class Launch:
+    """One active launch: its handle, profile, context, and the means to call its FHIR server."""
+
+    record_id: int
+    handle: str
+    profile: Profile
+    context: LaunchView
+    db: Database
+    smart: SmartServices
+    refresh_margin: float = 60.0
+    _access_token: str | None = field(default=None, repr=False)
+    _expires_at: datetime | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fhir_client(self) -> FhirClient:
+        """A FHIR client for this launch's server, with bearer token and refresh wired in."""
+        if self.profile.auth == "none":
+            return FhirClient(self.profile.iss, extra_headers=dict(self.profile.fhir_headers))
+        return FhirClient(
+            self.profile.iss,
+            token_provider=self._token,
+            refresher=self.refresh,
+            extra_headers=dict(self.profile.fhir_headers),
+        )
+
+    def _token(self) -> str | None:
+        expires = self._expires_at
+        due = expires is not None and utcnow() + timedelta(seconds=self.refresh_margin) >= expires
+        if due and not self.refresh() and expires is not None and utcnow() >= expires:
+            raise FhirUnauthorized("the access token expired and could not be refreshed", status=401)
+        return self._access_token
+
+    def refresh(self) -> bool:
+        """Refresh the access token once; True when a new one is available (also if another worker did)."""
+        with self._lock, self.db.session() as s:
+            record = find_by_handle(s, self.handle)
+            if record is None or record.status != "active":
+                return False
+            if record.access_token != self._access_token:  # refreshed elsewhere meanwhile
+                self._access_token, self._expires_at = record.access_token, record.token_expires_at
+                return True
+            if not record.refresh_token:
+                return False
+            try:
+                endpoints = self.smart.discovery.endpoints(self.profile)
+                token = oauth.refresh(self.profile, endpoints, refresh_token=record.refresh_token)
+            except SmartError as exc:
+                log.warning("token refresh failed for profile %s: %s", self.profile.name, exc.message)
+                return False
+            expires_at = expiry(token)
+            swapped = swap_tokens(
+                s,
+                record.id,
+                old_access_token=self._access_token,
+                access_token=str(token["access_token"]),
+                refresh_token=str(token.get("refresh_token") or record.refresh_token),
+                expires_at=expires_at,
+            )
+            if not swapped:
+                s.refresh(record)
+                self._access_token, self._expires_at = record.access_token, record.token_expires_at
+                return True
+            self._access_token, self._expires_at = str(token["access_token"]), expires_at
+            return True
+
+
+def expiry(token: dict[str, Any]) -> datetime | None:
+    expires_in = token.get("expires_in")
+    try:
+        return utcnow() + timedelta(seconds=int(expires_in)) if expires_in is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def db_of(app: Flask) -> Database:
+    return cast(Database, app.extensions["smart_edu_db"])
+
+
+def profiles_of(app: Flask) -> ProfileRegistry:
+    return cast(ProfileRegistry, app.extensions["smart_edu_profiles"])
+
+
+def smart_of(app: Flask) -> SmartServices:
+    return cast(SmartServices, app.extensions["smart_edu_smart"])
+
+
+def render_problem(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:
+    """A plain page that says what went wrong and what to do; never shows a token."""
+    return render_template("launch/problem.html", title=title, message=message, **extra), status
+
+
+def load_launch(handle: str) -> Launch | tuple[str, int]:
+    """The launch for a handle if this browser started it, else the page to show instead."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cookie = request.cookies.get(BINDING_COOKIE)
+    with db_of(app).session() as s:
+        record = find_by_handle(s, handle)
+        if record is None or record.status != "active" or record.expires_at < utcnow():
+            return render_problem(
+                "This launch has ended", "Open the app again from your EHR to start a new launch.", 404
+            )
+        if not cookie:
+            return render_problem(
+                "Your browser blocked this app's cookie",
+                "The EHR frame did not pass on the cookie that ties this launch to your browser.",
+                401,
+                cookie_blocked=True,
+            )
+        if not hmac.compare_digest(binding_hash(cookie), record.binding):
+            return render_problem(
+                "This launch belongs to another browser",
+                "Open the app again from your EHR in this browser.",
+                403,
+            )
+        profile = profiles_of(app).by_name(record.profile_name)
+        if profile is None:
+            return render_problem("This EHR is no longer configured", "Ask your administrator.", 403)
+        ctx = record.context
+        view = LaunchView(
+            patient=ctx.get("patient"),
+            encounter=ctx.get("encounter"),
+            fhir_user=ctx.get("fhir_user"),
+            need_patient_banner=bool(ctx.get("need_patient_banner", True)),
+            smart_style_url=ctx.get("smart_style_url"),
+            intent=ctx.get("intent"),
+            tenant=ctx.get("tenant"),
+            iss=record.iss,
+            profile=record.profile_name,
+        )
+        return Launch(
+            record_id=record.id,
+            handle=handle,
+            profile=profile,
+            context=view,
+            db=db_of(app),
+            smart=smart_of(app),
+            refresh_margin=float(app.config["SMART_EDU_REFRESH_MARGIN"]),
+            _access_token=record.access_token,
+            _expires_at=record.token_expires_at,
+        )
+
+
+def launch_required(view: F) -> F:
+    """For ``/s/<handle>/…`` views: refuse unknown handles and other browsers; set ``g.launch``."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        found = load_launch(str(kwargs.get("handle", "")))
+        if not isinstance(found, Launch):
+            return found
+        g.launch = found
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(FhirUnauthorized)
+    def _relaunch(_exc: FhirUnauthorized) -> tuple[str, int] | Response:
+        return render_template("launch/relaunch.html"), 401

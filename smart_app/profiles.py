@@ -1,0 +1,283 @@
+"""Launch profiles: one TOML file per EHR issuer (DESIGN.md §4 "Launch profile").
+
+Why a registry of files: only listed issuers may start a launch (an unknown ``iss`` could otherwise point the
+app at an attacker's token endpoint), and each EHR differs in client type, PKCE, discovery and write-back.
+Secrets never sit in the files: they name environment variables, read only when a token request needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+ClientAuth = Literal["none", "client_secret_basic", "private_key_jwt"]
+CLIENT_AUTHS = ("none", "client_secret_basic", "private_key_jwt")
+PKCE_MODES = ("required", "if-supported")
+AUTH_MODES = ("smart", "none")
+KEY_ALGS = ("RS384", "ES384")
+CHARGEITEM_MODES = ("create", "operation", "none")
+DOCREF_MODES = ("create", "none")
+TOP_KEYS = frozenset(
+    {"name", "iss", "client_id", "client_id_env", "client_auth", "client_secret_env", "private_key_env",
+     "key_id", "alg", "scopes", "required_scopes", "pkce", "auth", "discovery", "writeback", "fhir_headers",
+     "frame_ancestors", "title"}
+)  # fmt: skip
+DISCOVERY_KEYS = frozenset({"authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"})
+WRITEBACK_KEYS = frozenset(
+    {"chargeitem", "documentreference", "transaction", "conditional_create", "note_content_type",
+     "bill_code_system", "chargeitem_status", "charge_summary"}
+)  # fmt: skip
+
+
+class ProfileError(ValueError):
+    """A launch profile is malformed, or a secret it names is not in the environment."""
+
+
+@dataclass(frozen=True)
+class WritebackConfig:
+    """What the EHR accepts on write-back, and its quirks (smart-fhir.md §2.4, §3.2, §3.6)."""
+
+    chargeitem: Literal["create", "operation", "none"] = "create"
+    documentreference: Literal["create", "none"] = "create"
+    transaction: bool = False
+    conditional_create: bool = False
+    note_content_type: str = "text/plain"
+    bill_code_system: str | None = None  # Oracle: tenant-specific BillCodes system URI template
+    chargeitem_status: str = "billable"
+    charge_summary: bool = False  # no ChargeItem API: hand a summary to the biller
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One EHR or sandbox the app may be launched from."""
+
+    name: str
+    iss: str
+    client_id: str
+    client_auth: ClientAuth
+    scopes: tuple[str, ...]
+    pkce: Literal["required", "if-supported"] = "required"
+    auth: Literal["smart", "none"] = "smart"
+    title: str = ""
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    private_key_env: str | None = None
+    key_id: str | None = None
+    alg: Literal["RS384", "ES384"] = "RS384"
+    required_scopes: tuple[str, ...] | None = None
+    discovery: Mapping[str, str] = field(default_factory=dict)
+    writeback: WritebackConfig = field(default_factory=WritebackConfig)
+    fhir_headers: Mapping[str, str] = field(default_factory=dict)
+    frame_ancestors: tuple[str, ...] = ()
+
+    @property
+    def needed_scopes(self) -> tuple[str, ...]:
+        """Scopes the launch cannot work without: the explicit list, else all requested but refresh hints."""
+        if self.required_scopes is not None:
+            return self.required_scopes
+        return tuple(s for s in self.scopes if s not in ("online_access", "offline_access", "profile"))
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.iss)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def resolved_client_id(self) -> str:
+        """The client id, from the file or (for per-customer registrations) from the environment."""
+        if self.client_id:
+            return self.client_id
+        return _secret_from_env(self.name, "client_id_env", self.client_id_env)
+
+    def client_secret(self) -> str:
+        """The symmetric secret, from the environment variable the profile names."""
+        return _secret_from_env(self.name, "client_secret_env", self.client_secret_env)
+
+    def private_key_pem(self) -> str:
+        """The PEM private key for private_key_jwt, from the environment variable the profile names."""
+        return _secret_from_env(self.name, "private_key_env", self.private_key_env)
+
+
+class ProfileRegistry:
+    """The loaded profiles, looked up by exact issuer URL or by name."""
+
+    def __init__(self, profiles: list[Profile]) -> None:
+        self._by_name: dict[str, Profile] = {}
+        self._by_iss: dict[str, Profile] = {}
+        for p in profiles:
+            if p.name in self._by_name:
+                raise ProfileError(f"two launch profiles are named {p.name!r}")
+            if normalize_iss(p.iss) in self._by_iss:
+                raise ProfileError(f"two launch profiles share the issuer {p.iss}")
+            self._by_name[p.name] = p
+            self._by_iss[normalize_iss(p.iss)] = p
+
+    def by_iss(self, iss: str | None) -> Profile | None:
+        return self._by_iss.get(normalize_iss(iss)) if iss else None
+
+    def by_name(self, name: str) -> Profile | None:
+        return self._by_name.get(name)
+
+    def __iter__(self) -> Iterator[Profile]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def origins(self) -> list[str]:
+        """Origins allowed to frame the app by default: each issuer's origin plus any listed per profile."""
+        out: list[str] = []
+        for p in self:
+            for origin in (p.origin, *p.frame_ancestors):
+                if origin not in out:
+                    out.append(origin)
+        return out
+
+
+def normalize_iss(iss: str | None) -> str:
+    """Issuers match exactly, except for a trailing slash."""
+    return (iss or "").strip().rstrip("/")
+
+
+def load_profiles(directory: str | os.PathLike[str]) -> ProfileRegistry:
+    """Load and validate every ``*.toml`` profile in ``directory``."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise ProfileError(f"launch profile directory not found: {path}")
+    profiles = [load_profile(f) for f in sorted(path.glob("*.toml"))]
+    return ProfileRegistry(profiles)
+
+
+def load_profile(path: Path) -> Profile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path.name}: not valid TOML: {exc}") from exc
+    try:
+        return profile_from_mapping(data)
+    except ProfileError as exc:
+        raise ProfileError(f"{path.name}: {exc}") from exc
+
+
+def profile_from_mapping(data: Mapping[str, Any]) -> Profile:
+    """Build a Profile, refusing unknown keys and illegal combinations with a message naming the key."""
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise ProfileError(f"unknown keys: {', '.join(sorted(unknown))}")
+    name = _req_str(data, "name")
+    iss = _req_str(data, "iss")
+    if urlsplit(iss).scheme not in ("http", "https") or not urlsplit(iss).netloc:
+        raise ProfileError("iss must be an absolute http(s) URL")
+    auth = _choice(data, "auth", AUTH_MODES, "smart")
+    client_auth = _choice(data, "client_auth", CLIENT_AUTHS, "none")
+    scopes = _str_list(data, "scopes")
+    if auth == "smart":
+        _check_smart(data, client_auth, scopes)
+    required = _str_list(data, "required_scopes") if "required_scopes" in data else None
+    return Profile(
+        name=name,
+        iss=normalize_iss(iss),
+        client_id=str(data.get("client_id", "")),
+        client_auth=client_auth,  # type: ignore[arg-type]
+        scopes=tuple(scopes),
+        pkce=_choice(data, "pkce", PKCE_MODES, "required"),  # type: ignore[arg-type]
+        auth=auth,  # type: ignore[arg-type]
+        title=str(data.get("title", name)),
+        client_id_env=data.get("client_id_env"),
+        client_secret_env=data.get("client_secret_env"),
+        private_key_env=data.get("private_key_env"),
+        key_id=data.get("key_id"),
+        alg=_choice(data, "alg", KEY_ALGS, "RS384"),  # type: ignore[arg-type]
+        required_scopes=tuple(required) if required is not None else None,
+        discovery=_discovery(data.get("discovery", {})),
+        writeback=_writeback(data.get("writeback", {})),
+        fhir_headers={str(k): str(v) for k, v in dict(data.get("fhir_headers", {})).items()},
+        frame_ancestors=tuple(_str_list(data, "frame_ancestors")),
+    )
+
+
+def _check_smart(data: Mapping[str, Any], client_auth: str, scopes: list[str]) -> None:
+    if not data.get("client_id") and not data.get("client_id_env"):
+        raise ProfileError("client_id (or client_id_env) is required for a SMART profile")
+    if not scopes:
+        raise ProfileError("scopes must list the resource and identity scopes")
+    if client_auth == "client_secret_basic" and not data.get("client_secret_env"):
+        raise ProfileError(
+            "client_secret_basic needs client_secret_env (the NAME of an environment variable)"
+        )
+    if client_auth == "private_key_jwt" and not (data.get("private_key_env") and data.get("key_id")):
+        raise ProfileError("private_key_jwt needs private_key_env and key_id")
+    if "client_secret" in data or "private_key" in data:
+        raise ProfileError("secrets never sit in the file; name an environment variable instead")
+
+
+def _discovery(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise ProfileError("[discovery] must be a table")
+    unknown = set(raw) - DISCOVERY_KEYS
+    if unknown:
+        raise ProfileError(f"[discovery] unknown keys: {', '.join(sorted(unknown))}")
+    for key, value in raw.items():
+        if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+            raise ProfileError(f"[discovery] {key} must be an absolute URL")
+    return dict(raw)
+
+
+def _writeback(raw: Any) -> WritebackConfig:
+    if not isinstance(raw, Mapping):
+        raise ProfileError("[writeback] must be a table")
+    unknown = set(raw) - WRITEBACK_KEYS
+    if unknown:
+        raise ProfileError(f"[writeback] unknown keys: {', '.join(sorted(unknown))}")
+    chargeitem = _choice(raw, "chargeitem", CHARGEITEM_MODES, "create", where="[writeback] ")
+    if chargeitem == "operation" and not raw.get("bill_code_system"):
+        raise ProfileError("[writeback] chargeitem = 'operation' needs bill_code_system")
+    for key in ("transaction", "conditional_create", "charge_summary"):
+        if not isinstance(raw.get(key, False), bool):
+            raise ProfileError(f"[writeback] {key} must be true or false")
+    return WritebackConfig(
+        chargeitem=chargeitem,  # type: ignore[arg-type]
+        documentreference=_choice(raw, "documentreference", DOCREF_MODES, "create", where="[writeback] "),  # type: ignore[arg-type]
+        transaction=bool(raw.get("transaction", False)),
+        conditional_create=bool(raw.get("conditional_create", False)),
+        note_content_type=str(raw.get("note_content_type", "text/plain")),
+        bill_code_system=raw.get("bill_code_system"),
+        chargeitem_status=str(raw.get("chargeitem_status", "billable")),
+        charge_summary=bool(raw.get("charge_summary", False)),
+    )
+
+
+def _req_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{key} is required (a non-empty string)")
+    return value.strip()
+
+
+def _choice(
+    data: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str, where: str = ""
+) -> str:
+    value = data.get(key, default)
+    if value not in allowed:
+        raise ProfileError(f"{where}{key} must be one of {' | '.join(allowed)}, not {value!r}")
+    return str(value)
+
+
+def _str_list(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ProfileError(f"{key} must be a list of strings")
+    return list(value)
+
+
+def _secret_from_env(profile: str, key: str, var: str | None) -> str:
+    if not var:
+        raise ProfileError(f"profile {profile!r} names no {key}")
+    value = os.environ.get(var)
+    if not value:
+        raise ProfileError(f"profile {profile!r}: environment variable {var} is not set")
+    return value

@@ -1,0 +1,101 @@
+"""Launch records: the server-side half of every SMART launch (state, PKCE verifier, tokens, context).
+
+Why server-side: an EHR frame may drop or share cookies, and several launches run side by side in one browser.
+A record is found first by its ``state`` (during authorization) and then by an opaque ``handle`` (in the URL
+of the launch's pages). The browser holds only a binding cookie whose hash is stored here, so a handle or a
+state works only in the browser that started the launch. Tokens never leave this table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from smart_app.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A URL-safe random string (32 bytes = 256 bits; state needs ≥ 122, SMART App Launch §1.5)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def binding_hash(cookie_value: str) -> str:
+    return hashlib.sha256(cookie_value.encode("utf-8")).hexdigest()
+
+
+class LaunchRecord(Base):
+    __tablename__ = "launch_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    handle: Mapped[str | None] = mapped_column(String(128), unique=True, index=True, nullable=True)
+    binding: Mapped[str] = mapped_column(String(64))  # sha256 of the browser's binding cookie
+    profile_name: Mapped[str] = mapped_column(String(100))
+    iss: Mapped[str] = mapped_column(String(500))
+    launch_type: Mapped[str] = mapped_column(String(20))  # ehr | standalone
+    launch_param: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_verifier: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    authorize_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | active | failed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    state_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)  # the pending state, then the whole launch
+    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    context_json: Mapped[str] = mapped_column(Text, default="{}")
+    id_token_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        value = json.loads(self.context_json or "{}")
+        return value if isinstance(value, dict) else {}
+
+
+def find_by_state(session: Session, state: str) -> LaunchRecord | None:
+    return session.scalars(select(LaunchRecord).where(LaunchRecord.state == state)).first()
+
+
+def find_by_handle(session: Session, handle: str) -> LaunchRecord | None:
+    return session.scalars(select(LaunchRecord).where(LaunchRecord.handle == handle)).first()
+
+
+def claim_state(session: Session, record_id: int, now: datetime) -> bool:
+    """Mark a state used, atomically: True for one caller only, so a replayed callback never exchanges."""
+    result = session.execute(
+        update(LaunchRecord)
+        .where(LaunchRecord.id == record_id, LaunchRecord.state_used_at.is_(None))
+        .values(state_used_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def swap_tokens(
+    session: Session,
+    record_id: int,
+    *,
+    old_access_token: str | None,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: datetime | None,
+) -> bool:
+    """Store refreshed tokens unless another worker already did (compare-and-set on the old access token)."""
+    result = session.execute(
+        update(LaunchRecord)
+        .where(LaunchRecord.id == record_id, LaunchRecord.access_token == old_access_token)
+        .values(access_token=access_token, refresh_token=refresh_token, token_expires_at=expires_at)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
