@@ -1,0 +1,276 @@
+"""Each write strategy against stubs of HAPI, Epic and Oracle Health: one charge and one note, always."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+
+from smart_app.db import Base, Database
+from smart_app.fhir_client import FhirClient
+from smart_app.writeback import (
+    BlockedChargeError,
+    WritebackConfig,
+    audit,
+    charge_summary_csv,
+    list_outbox,
+    pending_for_draft,
+    retry_outbox_entry,
+    write_signed_service,
+)
+from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
+from tests.conftest import load_json
+from tests.http.test_writeback_fake import BASE, FakeFhir, epic_caps, hapi_caps, oracle_caps
+from tests.unit.test_write_factories import evaluation, signed
+
+TENANT = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d"
+HAPI = WritebackConfig()
+HAPI_NO_TX = WritebackConfig(transaction=False)
+EPIC = WritebackConfig(chargeitem="none", transaction=False, provenance=False, note_content_type="text/plain")
+ORACLE = WritebackConfig.from_mapping(
+    {
+        "chargeitem": "operation",
+        "transaction": False,
+        "provenance": False,
+        "bill_codes": {"98960": {"system": f"{TENANT}/CodeSystem/BillCodes-CPT", "code": "98960"}},
+        "icd_bill_code_system": f"{TENANT}/CodeSystem/BillCodes-ICD",
+    }
+)
+
+
+def new_db(path: Path) -> Database:
+    db = Database(f"sqlite:///{path}")
+    Base.metadata.create_all(db.engine)
+    return db
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = new_db(tmp_path / "writeback.db")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def client() -> FhirClient:
+    return FhirClient(BASE, sleep=lambda _s: None)
+
+
+def writes(fake: FakeFhir) -> list[tuple[str, str]]:
+    return [c for c in fake.calls if c != ("GET", "metadata")]
+
+
+def one_each(fake: FakeFhir, *, provenance: int = 1) -> None:
+    assert len(fake.of_type("DocumentReference")) == 1
+    assert len(fake.of_type("ChargeItem")) == 1
+    assert len(fake.of_type("Provenance")) == provenance
+
+
+# -- strategy 1: transaction (HAPI)
+
+
+def test_transaction_writes_note_charge_and_provenance_in_one_round_trip(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    result = write_signed_service(db, client(), HAPI, signed())
+    assert result.status == "written" and result.strategy == "transaction"
+    assert writes(fake) == [("POST", "")]
+    one_each(fake)
+    [charge] = fake.of_type("ChargeItem")
+    [prov] = fake.of_type("Provenance")
+    assert charge["supportingInformation"] == [{"reference": result.ref("note")}]
+    assert [t["reference"] for t in prov["target"]] == [result.ref("note"), result.ref("charge-0")]
+
+
+def test_transaction_rerun_with_an_empty_local_store_finds_what_the_server_holds(db, rsps, tmp_path) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    first = write_signed_service(db, client(), HAPI, signed())
+    again = write_signed_service(db, client(), HAPI, signed())  # same store: answered from the ledger
+    fresh = new_db(tmp_path / "empty.db")
+    rerun = write_signed_service(fresh, client(), HAPI, signed())
+    fresh.dispose()
+    assert again.status == rerun.status == "already-written"
+    assert rerun.ref("charge-0") == first.ref("charge-0")
+    one_each(fake)
+
+
+def test_transaction_response_lost_after_commit_is_looked_up_not_resent(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    fake.faults.append(("POST", "", "drop"))
+    result = write_signed_service(db, client(), HAPI, signed())
+    assert result.status == "written"
+    assert writes(fake) == [("POST", ""), ("POST", "")]  # the transaction, then one batch of lookups
+    one_each(fake)
+
+
+def test_transaction_refused_by_hapi_goes_to_the_outbox_with_its_message(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps(), missing={"Encounter/example-1"}).install(rsps)
+    result = write_signed_service(db, client(), HAPI, signed())
+    assert result.status == "queued-in-outbox" and result.http_status == 400
+    assert "HAPI-1094" in (result.server_message or "")
+    [entry] = list_outbox(db)
+    assert entry.id == result.outbox_id and "HAPI-1094" in entry.server_message
+    assert pending_for_draft(db, "draft-1")
+    assert fake.store == {}
+    fake.missing.clear()  # the encounter exists now: the retry succeeds
+    retried = retry_outbox_entry(db, client(), entry.id)
+    assert retried.status == "written"
+    assert list_outbox(db) == [] and not pending_for_draft(db, "draft-1")
+    one_each(fake)
+
+
+# -- strategy 2: sequential with the ledger
+
+
+def test_sequential_looks_up_once_then_creates_in_a_fixed_order(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    result = write_signed_service(db, client(), HAPI_NO_TX, signed())
+    assert result.status == "written" and result.strategy == "sequential"
+    assert writes(fake) == [
+        ("POST", ""),  # one batch of identifier searches
+        ("POST", "DocumentReference"),
+        ("POST", "ChargeItem"),
+        ("POST", "Provenance"),
+    ]
+    [charge] = fake.of_type("ChargeItem")
+    assert charge["supportingInformation"] == [{"reference": result.ref("note")}]
+    one_each(fake)
+
+
+def test_sequential_resumes_after_a_failure_without_repeating_finished_steps(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    fake.faults.append(("POST", "ChargeItem", (503, {}, "")))
+    first = write_signed_service(db, client(), HAPI_NO_TX, signed())
+    assert first.status == "queued-in-outbox" and first.http_status == 503
+    fake.calls.clear()
+    again = retry_outbox_entry(db, client(), str(first.outbox_id))
+    assert again.status == "written"
+    assert ("POST", "DocumentReference") not in fake.calls
+    one_each(fake)
+
+
+def test_sequential_charge_committed_but_answer_lost_is_found_not_recreated(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    fake.faults.append(("POST", "ChargeItem", "drop"))
+    first = write_signed_service(db, client(), HAPI_NO_TX, signed())
+    assert first.status == "queued-in-outbox" and first.http_status is None
+    retried = retry_outbox_entry(db, client(), str(first.outbox_id))
+    assert retried.status == "written"
+    one_each(fake)
+
+
+def test_sequential_rerun_with_an_empty_store_creates_nothing(db, rsps, tmp_path) -> None:
+    fake = FakeFhir(hapi_caps(), transactions=False, conditional=False).install(rsps)
+    write_signed_service(db, client(), HAPI_NO_TX, signed())
+    fresh = new_db(tmp_path / "empty.db")
+    fake.calls.clear()
+    rerun = write_signed_service(fresh, client(), HAPI_NO_TX, signed())
+    fresh.dispose()
+    assert rerun.status == "already-written"
+    assert not [c for c in fake.calls if c[0] == "POST"]
+    one_each(fake)
+
+
+# -- strategy 3: Oracle Health ChargeItem/$create
+
+
+def test_oracle_operation_writes_note_then_charge_and_a_rerun_finds_the_charge(db, rsps, tmp_path) -> None:
+    fake = FakeFhir(oracle_caps(), transactions=False, conditional=False).install(rsps)
+    result = write_signed_service(db, client(), ORACLE, signed())
+    assert result.status == "written" and result.strategy == "operation"
+    assert ("POST", "ChargeItem/$create") in fake.calls
+    [charge] = fake.of_type("ChargeItem")
+    assert charge["code"]["coding"] == [{"system": f"{TENANT}/CodeSystem/BillCodes-CPT", "code": "98960"}]
+    assert result.ref("charge-0") == f"ChargeItem/{charge['id']}"
+    fresh = new_db(tmp_path / "empty.db")
+    rerun = write_signed_service(fresh, client(), ORACLE, signed())
+    fresh.dispose()
+    assert rerun.status == "already-written"
+    one_each(fake, provenance=0)
+
+
+def test_oracle_error_body_reaches_the_outbox(db, rsps) -> None:
+    fake = FakeFhir(oracle_caps(), transactions=False, conditional=False).install(rsps)
+    outcome = json.dumps(load_json("fixtures/operationoutcome.oracle-health-required-field.json"))
+    fake.faults.append(
+        ("POST", "DocumentReference", (500, {"Content-Type": "application/fhir+json"}, outcome))
+    )
+    result = write_signed_service(db, client(), ORACLE, signed())
+    assert result.status == "queued-in-outbox" and result.http_status == 500
+    assert result.server_message == "HTTP 500: required"  # Oracle's issue has a code and a location only
+    assert fake.of_type("ChargeItem") == []  # the note comes first; no charge without it
+
+
+# -- strategy 4: note only (Epic)
+
+
+def test_epic_gets_the_note_and_the_biller_gets_a_charge_summary(db, rsps) -> None:
+    fake = FakeFhir(epic_caps(), transactions=False, conditional=False, epic_answers=True).install(rsps)
+    result = write_signed_service(db, client(), EPIC, signed())
+    assert result.status == "note-only"
+    assert result.ref("note") == "DocumentReference/100"
+    assert fake.of_type("ChargeItem") == []
+    [doc] = fake.of_type("DocumentReference")
+    assert doc["content"][0]["attachment"]["contentType"] == "text/plain"
+    csv_text = charge_summary_csv(result.charge_summary, patient_id="example", encounter_id="example-1")
+    assert csv_text.splitlines()[1] == (
+        "example,example-1,2015-11-01,98960,"
+        '"Patient self-management education, individual, each 30 minutes",1,,11,E11.9'
+    )
+
+
+def test_a_blocked_evaluation_never_gets_a_charge(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    with pytest.raises(BlockedChargeError):
+        write_signed_service(db, client(), HAPI, signed(evaluation=evaluation(blocked=True)))
+    assert writes(fake) == []
+    note_alone = write_signed_service(
+        db, client(), HAPI, signed(evaluation=evaluation(blocked=True), note_only=True)
+    )
+    assert note_alone.status == "note-only"
+    assert fake.of_type("ChargeItem") == [] and len(fake.of_type("DocumentReference")) == 1
+
+
+# -- outbox triggers and the audit log
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            412,
+            json.dumps({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "multiple matches"}]}),
+        ),
+        (401, ""),
+        (502, "bad gateway"),
+    ],
+)
+def test_failed_writes_are_queued_with_the_servers_words(db, rsps, status: int, body: str) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    fake.faults.append(("POST", "", (status, {}, body)))
+    c = FhirClient(BASE, sleep=lambda _s: None, refresher=lambda: False)
+    result = write_signed_service(db, c, HAPI, signed())
+    assert result.status == "queued-in-outbox" and result.http_status == status
+    assert str(status) in (result.server_message or "")
+    if status == 412:
+        assert "multiple matches" in (result.server_message or "")
+
+
+def test_audit_rows_say_who_what_when_and_outcome_without_note_text(db, rsps) -> None:
+    FakeFhir(hapi_caps()).install(rsps)
+    request = signed(note_text="SECRET-NOTE-BODY")
+    result = write_signed_service(db, client(), HAPI, request)
+    rows = audit.entries(db, write_key=result.write_key)
+    assert [r["action"] for r in reversed(rows)] == ["signed", "write-attempt", "write-result"]
+    final = rows[0]
+    assert final["who"] == "Practitioner/practitioner-1" and final["outcome"] == "written"
+    assert final["what"]["charges"] == [{"code": "98960", "units": 1}]
+    assert {w["ref"] for w in final["what"]["written"]} == {r.ref for r in result.resources}
+    assert "SECRET-NOTE-BODY" not in str(rows)
