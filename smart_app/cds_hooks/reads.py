@@ -1,0 +1,204 @@
+"""The data a hook needs: prefetch first, then ONE batch of GETs to ``fhirServer`` for what is missing.
+
+CDS Hooks 2.0 rules applied here:
+- a prefetch key that is absent was not satisfied; ``null`` means "no data"; a value may be a single
+  resource or a searchset Bundle; some clients put an OperationOutcome where a fetch failed: that key
+  counts as not satisfied;
+- the service fetches missing keys itself with ``fhirAuthorization`` and answers 412 when required data
+  can be had neither way.
+
+The access token lives only in the FhirClient's token provider for this one request: it is never stored
+or logged, and it is only ever sent to ``fhirServer`` (FhirClient refuses to follow links to other hosts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from smart_app.cds_hooks.services import CdsService, render
+from smart_app.fhir_client import FhirClient, FhirError
+
+# Statuses that mean "this server has no batch endpoint", after which we fall back to parallel single GETs.
+_NO_BATCH = frozenset({404, 405, 415, 422, 501})
+_MAX_PARALLEL = 4
+_MAX_PAGES = 5
+
+
+class DataUnavailable(Exception):
+    """Required data could not be had from prefetch nor from the FHIR server: the hook answers 412."""
+
+    def __init__(self, missing: list[str], reason: str) -> None:
+        super().__init__(f"{reason}: {', '.join(missing)}")
+        self.missing = missing
+        self.reason = reason
+
+
+@dataclass
+class HookData:
+    """Resources per prefetch key, and how they were obtained (for tests and the benchmark)."""
+
+    by_key: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
+    round_trips: int = 0
+    used_batch: bool = False
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [r for rs in self.by_key.values() for r in rs]
+
+    def of(self, key: str) -> list[dict[str, Any]]:
+        return self.by_key.get(key, [])
+
+
+ClientFactory = Callable[[str, str | None], FhirClient]
+
+
+def default_client(base_url: str, token: str | None) -> FhirClient:
+    return FhirClient(base_url, token_provider=(lambda: token), max_retries=1, timeout=(3.05, 10.0))
+
+
+def gather(
+    service: CdsService, request: Mapping[str, Any], *, client_factory: ClientFactory = default_client
+) -> HookData:
+    """Resources for every prefetch key of ``service``; raises DataUnavailable (→ 412) for required gaps."""
+    context = request.get("context") if isinstance(request.get("context"), Mapping) else {}
+    assert isinstance(context, Mapping)
+    prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), Mapping) else {}
+    assert isinstance(prefetch, Mapping)
+    data = HookData()
+    todo: dict[str, str] = {}
+    for key, template in service.prefetch.items():
+        url = render(template, context)
+        if url is None:
+            continue  # e.g. no encounterId in a patient-view context, or the user is not a Practitioner
+        if key in prefetch and not _is_outcome(prefetch[key]):
+            data.by_key[key] = resources_of(prefetch[key])
+        else:
+            todo[key] = url
+    if not todo:
+        return data
+    required = service.required_keys(context)
+    server, token = _server_of(request)
+    if server is None:
+        gaps = sorted(k for k in todo if k in required)
+        if gaps:
+            raise DataUnavailable(gaps, "not prefetched and no fhirServer/fhirAuthorization to read it")
+        return data
+    client = client_factory(server, token)
+    fetched = _fetch(client, todo, client_factory, server, token, data)
+    gaps = sorted(k for k in todo if k in required and k not in fetched)
+    if gaps:
+        raise DataUnavailable(gaps, "the FHIR server did not return")
+    return data
+
+
+def resources_of(value: Any) -> list[dict[str, Any]]:
+    """A prefetch value as a list of resources: null → [], a Bundle → its entries' resources, else [value]."""
+    if not isinstance(value, Mapping) or _is_outcome(value):
+        return []
+    if value.get("resourceType") == "Bundle":
+        out: list[dict[str, Any]] = []
+        for entry in value.get("entry") or []:
+            res = entry.get("resource") if isinstance(entry, Mapping) else None
+            out.extend(resources_of(res) if isinstance(res, Mapping) else [])
+        return out
+    return [dict(value)] if value.get("resourceType") else []
+
+
+def _is_outcome(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+
+
+def _server_of(request: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    server = request.get("fhirServer")
+    auth = request.get("fhirAuthorization")
+    if not isinstance(server, str) or not server.startswith(("http://", "https://")):
+        return None, None
+    if isinstance(auth, Mapping):
+        token = auth.get("access_token")
+        return server, token if isinstance(token, str) and token else None
+    return None, None  # the spec: a service reads only with the authorization the client hands it
+
+
+def _fetch(
+    client: FhirClient,
+    todo: dict[str, str],
+    factory: ClientFactory,
+    server: str,
+    token: str | None,
+    data: HookData,
+) -> set[str]:
+    """One batch of GETs; parallel single GETs only when the server has no batch endpoint."""
+    keys = list(todo)
+    entries = [{"request": {"method": "GET", "url": todo[k]}} for k in keys]
+    try:
+        bundle = client.batch(entries)
+        data.round_trips += 1
+        data.used_batch = True
+    except FhirError as exc:
+        data.round_trips += 1
+        if exc.status not in _NO_BATCH:
+            return set()
+        return _fetch_parallel(todo, factory, server, token, data)
+    got: set[str] = set()
+    for key, entry in zip(keys, bundle.get("entry") or [], strict=False):
+        status = str((entry.get("response") or {}).get("status", ""))
+        resource = entry.get("resource")
+        if status.startswith("404") or (status.startswith("2") and resource is None):
+            data.by_key[key] = []
+            got.add(key)
+        elif status.startswith("2") and isinstance(resource, Mapping) and not _is_outcome(resource):
+            data.by_key[key] = _all_pages(client, resource, data)
+            got.add(key)
+    data.fetched.extend(sorted(got))
+    return got
+
+
+def _all_pages(client: FhirClient, resource: Mapping[str, Any], data: HookData) -> list[dict[str, Any]]:
+    """Resources of a searchset and its next pages (bounded); a single resource as is."""
+    out = resources_of(resource)
+    if resource.get("resourceType") != "Bundle":
+        return out
+    pages = 1
+    nxt = _next(resource)
+    while nxt and pages < _MAX_PAGES:
+        page = client.request("GET", urljoin(client.base_url + "/", nxt)).body or {}
+        data.round_trips += 1
+        pages += 1
+        out.extend(resources_of(page))
+        nxt = _next(page)
+    return out
+
+
+def _next(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, Mapping) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
+
+
+def _fetch_parallel(
+    todo: dict[str, str], factory: ClientFactory, server: str, token: str | None, data: HookData
+) -> set[str]:
+    def one(url: str) -> list[dict[str, Any]] | None:
+        client = factory(server, token)  # one client (and HTTP session) per thread
+        try:
+            body = client.request("GET", url).body
+        except FhirError as exc:
+            return [] if exc.status == 404 else None
+        return _all_pages(client, body, data) if body else []
+
+    keys = list(todo)
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(keys))) as pool:
+        results = list(pool.map(one, [todo[k] for k in keys]))
+    data.round_trips += len(keys)
+    got = set()
+    for key, result in zip(keys, results, strict=True):
+        if result is not None:
+            data.by_key[key] = result
+            got.add(key)
+    data.fetched.extend(sorted(got))
+    return got

@@ -1,0 +1,175 @@
+"""Blueprint ``cds_hooks``: discovery, the three services and their feedback endpoints (CDS Hooks 2.0).
+
+Routes: ``GET /cds-services``, ``POST /cds-services/<id>``, ``POST /cds-services/<id>/feedback``; each also
+answers the CORS preflight. Requests are authenticated by the CDS client's JWT when ``SMART_EDU_CDS_CLIENTS``
+is configured (``auth.py``), never by cookies, so no CSRF token applies. Nothing here logs a request body: it
+holds ``fhirAuthorization.access_token`` and patient data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+
+from smart_app.cds_hooks import store
+from smart_app.cds_hooks.auth import ClientAuthError, Verifier, load_clients
+from smart_app.cds_hooks.hooks import answer
+from smart_app.cds_hooks.reads import DataUnavailable, default_client
+from smart_app.cds_hooks.services import BY_ID, discovery_document
+from smart_app.db import Database
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("cds_hooks", __name__)
+
+EXT_KEY = "smart_edu_cds"
+CORS_MAX_AGE = "86400"
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    """Read the CDS settings once per app (flaskr style: nothing at import time)."""
+    app = state.app
+    path = app.config.get("SMART_EDU_CDS_CLIENTS") or os.environ.get("SMART_EDU_CDS_CLIENTS")
+    origins = (
+        app.config.get("SMART_EDU_CDS_CORS_ORIGINS") or os.environ.get("SMART_EDU_CDS_CORS_ORIGINS") or "*"
+    )
+    settings: dict[str, Any] = {
+        "verifier": None,
+        "origins": [o for o in str(origins).replace(",", " ").split() if o],
+        "client_factory": app.config.get("SMART_EDU_CDS_CLIENT_FACTORY") or default_client,
+    }
+    if path:
+        db = _db(app)
+        settings["verifier"] = Verifier(
+            clients=load_clients(path), seen_jti=lambda iss, jti, exp: store.jti_seen(db, iss, jti, exp)
+        )
+    app.extensions[EXT_KEY] = settings
+
+
+def _db(app: Any) -> Database:
+    db = app.extensions.get("smart_edu_db")
+    if not isinstance(db, Database):
+        raise RuntimeError("register cds_hooks after create_app has set up the store")
+    return db
+
+
+def _settings() -> dict[str, Any]:
+    settings: dict[str, Any] = current_app.extensions[EXT_KEY]
+    return settings
+
+
+@bp.before_request
+def _preflight_and_auth() -> Response | tuple[Response, int] | None:
+    if request.method == "OPTIONS":
+        return _cors(Response(status=204), preflight=True)
+    verifier: Verifier | None = _settings()["verifier"]
+    g.cds_client_iss = None
+    if verifier is None:
+        return None
+    try:
+        claims = verifier.verify(request.headers.get("Authorization"), endpoint_url())
+    except ClientAuthError as exc:
+        log.info("CDS request refused on %s: %s", request.path, exc)
+        resp = _error(401, str(exc))
+        resp[0].headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return resp
+    g.cds_client_iss = claims.get("iss")
+    return None
+
+
+@bp.after_request
+def _cors_headers(resp: Response) -> Response:
+    return _cors(resp, preflight=False)
+
+
+def _cors(resp: Response, *, preflight: bool) -> Response:
+    """CORS for browser-based CDS clients: bearer JWTs, never cookies, so no credentials are allowed."""
+    origins: list[str] = _settings()["origins"]
+    origin = request.headers.get("Origin")
+    if "*" in origins:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in origins:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers.add("Vary", "Origin")
+    if preflight:
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept"
+        resp.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+    return resp
+
+
+def endpoint_url() -> str:
+    """The exact URL of the endpoint called, as the client's JWT ``aud`` must name it."""
+    base = current_app.config.get("SMART_EDU_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + request.path
+    return request.base_url
+
+
+def app_base_url() -> str:
+    base = current_app.config.get("SMART_EDU_BASE_URL")
+    return str(base).rstrip("/") if base else request.host_url.rstrip("/")
+
+
+@bp.route("/cds-services", methods=["GET", "OPTIONS"])
+def discovery() -> Response:
+    return jsonify(discovery_document())
+
+
+@bp.route("/cds-services/<service_id>", methods=["POST", "OPTIONS"])
+def call_service(service_id: str) -> Response | tuple[Response, int]:
+    service = BY_ID.get(service_id)
+    if service is None:
+        return _error(404, "no such CDS service")
+    body = request.get_json(silent=True)
+    problem = _request_problem(body, service.hook)
+    if problem:
+        return _error(400, problem)
+    assert isinstance(body, dict)
+    try:
+        result = answer(service, body, base_url=app_base_url(), client_factory=_settings()["client_factory"])
+    except DataUnavailable as exc:
+        return _error(412, f"{exc.reason}: {', '.join(exc.missing)}")
+    if result.issued:
+        store.record_issued(_db(current_app), service.id, body, result.issued)
+    return jsonify({"cards": result.cards})
+
+
+@bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
+def feedback(service_id: str) -> Response | tuple[Response, int]:
+    if service_id not in BY_ID:
+        return _error(404, "no such CDS service")
+    try:
+        items = store.parse_feedback(request.get_json(silent=True))
+    except store.BadFeedback as exc:
+        return _error(400, str(exc))
+    new = store.record_feedback(_db(current_app), service_id, items, client_iss=g.get("cds_client_iss"))
+    return jsonify({"received": len(items), "recorded": new})
+
+
+def _request_problem(body: Any, hook: str) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if body.get("hook") != hook:
+        return f"this service answers the {hook} hook"
+    if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
+        return "hookInstance is required"
+    context = body.get("context")
+    if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
+        return "context.patientId is required"
+    if hook != "patient-view" and not isinstance(context.get("encounterId"), str):
+        return "context.encounterId is required for this hook"
+    if body.get("fhirAuthorization") is not None and not isinstance(body.get("fhirServer"), str):
+        return "fhirServer is required with fhirAuthorization"
+    if body.get("prefetch") is not None and not isinstance(body.get("prefetch"), dict):
+        return "prefetch must be an object"
+    return None
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
