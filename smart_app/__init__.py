@@ -43,6 +43,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(launch.bp)
     app.register_blueprint(document.bp)
     # --- other blueprints: register them here, one line each (e.g. the CDS Hooks blueprint) ---
+    from smart_app.cds_hooks import bp as cds_hooks_bp
+
+    app.register_blueprint(cds_hooks_bp)
 
     return app
 
