@@ -92,12 +92,16 @@ def parse_date(value: Any) -> date | None:
         return None
 
 
+_NAME_USE_RANK = {"official": 0, "usual": 1, "old": 3, "maiden": 3}
+
+
 def human_name(names: Any) -> str | None:
-    """'Given Family' from the official name (else the first), falling back to ``HumanName.text``."""
+    """'Given Family' of the current name (official, else usual, never an old one when another exists),
+    falling back to ``HumanName.text``."""
     candidates = [as_map(n) for n in as_list(names) if isinstance(n, Mapping)]
     if not candidates:
         return None
-    chosen = next((n for n in candidates if n.get("use") == "official"), candidates[0])
+    chosen = min(candidates, key=lambda n: _NAME_USE_RANK.get(str(n.get("use")), 2))
     given = [g.strip() for g in as_list(chosen.get("given")) if isinstance(g, str) and g.strip()]
     family_parts = [f.strip() for f in as_list(chosen.get("family")) if isinstance(f, str) and f.strip()]
     parts = given + family_parts
