@@ -22,60 +22,65 @@ class WritebackConfigError(ValueError):
     """The profile cannot write this service (e.g. no bill-code mapping for a CPT code)."""
 
 
+PROFILE_FIELDS = (
+    "chargeitem",
+    "documentreference",
+    "transaction",
+    "conditional_create",
+    "note_content_type",
+    "bill_code_system",
+    "bill_codes",
+    "provenance",
+)
+
+
 @dataclass(frozen=True)
 class WritebackConfig:
     chargeitem: ChargeMode = "create"
     documentreference: NoteMode = "create"
     transaction: bool = True
-    provenance: bool = True
+    conditional_create: bool = True
+    provenance: bool = True  # also needs the server to list Provenance create
     note_content_type: str = PLAIN_TEXT_UTF8
-    # Oracle Health $create: CPT code -> tenant bill code; ICD and modifier bill-code systems.
+    # Oracle Health $create: the tenant's CPT-tier bill-code system, and explicit CPT -> bill code overrides.
+    bill_code_system: str | None = None
     bill_codes: Mapping[str, BillCode] = field(default_factory=dict)
-    icd_bill_code_system: str | None = None
-    modifier_bill_code_system: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> WritebackConfig:
-        """From a profile's ``[writeback]`` table (quirks included); unknown keys are ignored."""
+        """From a profile's ``[writeback]`` table; unknown keys are ignored."""
         bill_codes = {
-            cpt: BillCode(
-                system=str(v["system"]),
-                code=str(v["code"]),
-                schedule_system=v.get("schedule_system"),
-                schedule_code=v.get("schedule_code"),
+            cpt: v if isinstance(v, BillCode) else BillCode(
+                system=str(v["system"]), code=str(v["code"]),
+                schedule_system=v.get("schedule_system"), schedule_code=v.get("schedule_code"),
             )
             for cpt, v in (data.get("bill_codes") or {}).items()
-        }
+        }  # fmt: skip
         return cls(
             chargeitem=data.get("chargeitem", "create"),
             documentreference=data.get("documentreference", "create"),
             transaction=bool(data.get("transaction", True)),
+            conditional_create=bool(data.get("conditional_create", True)),
             provenance=bool(data.get("provenance", True)),
-            note_content_type=str(data.get("note_content_type") or data.get("mime_type") or PLAIN_TEXT_UTF8),
+            note_content_type=str(data.get("note_content_type") or PLAIN_TEXT_UTF8),
+            bill_code_system=data.get("bill_code_system"),
             bill_codes=bill_codes,
-            icd_bill_code_system=data.get("icd_bill_code_system"),
-            modifier_bill_code_system=data.get("modifier_bill_code_system"),
         )
 
     @classmethod
     def from_profile(cls, writeback: Any) -> WritebackConfig:
-        """From ``Profile.writeback``: a WritebackConfig, a mapping, or an object with the same attributes."""
+        """From ``smart_app.profiles.Profile.writeback`` (or a mapping, or one of ours)."""
         if isinstance(writeback, WritebackConfig):
             return writeback
         if isinstance(writeback, Mapping):
             return cls.from_mapping(writeback)
-        data = {k: getattr(writeback, k) for k in dir(writeback) if not k.startswith("_")}
-        quirks = data.pop("quirks", None)
-        if isinstance(quirks, Mapping):
-            data = {**quirks, **data}
-        return cls.from_mapping(data)
+        return cls.from_mapping({k: getattr(writeback, k) for k in PROFILE_FIELDS if hasattr(writeback, k)})
 
     @classmethod
     def from_capabilities(cls, client: FhirClient) -> WritebackConfig:
         """What a server with no profile offers, read from its CapabilityStatement (``sandbox-test``)."""
         charge = client.resource_capability("ChargeItem") or {}
         note = client.resource_capability("DocumentReference") or {}
-        prov = client.resource_capability("Provenance") or {}
         chargeitem: ChargeMode = "none"
         if _has(charge, "create"):
             chargeitem = "create"
@@ -85,19 +90,38 @@ class WritebackConfig:
             chargeitem=chargeitem,
             documentreference="create" if _has(note, "create") else "none",
             transaction=client.supports_system("transaction"),
-            provenance=_has(prov, "create"),
+            conditional_create=bool(charge.get("conditionalCreate")) and bool(note.get("conditionalCreate")),
         )
+
+    def bill_code(self, cpt: str) -> BillCode:
+        """The tenant bill code for a CPT code: an explicit mapping, else the code itself in the CPT tier."""
+        if cpt in self.bill_codes:
+            return self.bill_codes[cpt]
+        if self.bill_code_system and self.bill_code_system.endswith("/BillCodes-CPT"):
+            return BillCode(system=self.bill_code_system, code=cpt)
+        raise WritebackConfigError(f"the profile has no bill-code mapping for {cpt}")
+
+    def sibling_system(self, tier: str) -> str | None:
+        """``BillCodes-ICD`` / ``BillCodes-MODIFIER`` of the same tenant as the CPT-tier system."""
+        if not self.bill_code_system or "/BillCodes-" not in self.bill_code_system:
+            return None
+        return self.bill_code_system.rsplit("/BillCodes-", 1)[0] + f"/BillCodes-{tier}"
 
 
 def choose_strategy(config: WritebackConfig, client: FhirClient, *, note_only: bool) -> Strategy:
-    """Transaction only where the profile allows it AND the server's CapabilityStatement lists it."""
+    """Transaction only where the profile allows it (with conditional create) AND the server lists it."""
     if note_only or config.chargeitem == "none":
         return "note-only"
     if config.chargeitem == "operation":
         return "operation"
-    if config.transaction and client.supports_system("transaction"):
+    if config.transaction and config.conditional_create and client.supports_system("transaction"):
         return "transaction"
     return "sequential"
+
+
+def server_takes_provenance(config: WritebackConfig, client: FhirClient) -> bool:
+    """Provenance only where the profile allows it and the CapabilityStatement lists Provenance create."""
+    return config.provenance and _has(client.resource_capability("Provenance") or {}, "create")
 
 
 def _has(resource_caps: Mapping[str, Any], interaction: str) -> bool:

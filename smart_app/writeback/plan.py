@@ -87,7 +87,9 @@ class WritePlan:
         }
 
 
-def build_plan(request: SignedService, config: WritebackConfig, strategy: Strategy) -> WritePlan:
+def build_plan(
+    request: SignedService, config: WritebackConfig, strategy: Strategy, *, provenance: bool = True
+) -> WritePlan:
     """Build and validate every resource; raise before anything is sent if the request cannot be written."""
     if request.evaluation.blocked and not request.note_only:
         raise BlockedChargeError("the evaluation has a block finding: no charge may be written")
@@ -114,7 +116,7 @@ def build_plan(request: SignedService, config: WritebackConfig, strategy: Strate
         for n, line in enumerate(request.evaluation.charge_lines):
             ident = ids.charge(n, line)
             entries.append(_charge_entry(request, config, strategy, ctx, line, ident, note_url, n))
-    if config.provenance and entries:
+    if provenance and config.provenance and entries:
         key = ids.provenance
         prov = write.build_provenance(
             ctx, targets=[e.full_url for e in entries], key_value=key, app_version=APP_VERSION
@@ -155,17 +157,15 @@ def _charge_entry(
     )
     entry = _entry(f"charge-{n}", ident, charge)
     if strategy == "operation":
-        bill_code = config.bill_codes.get(line.code)
-        if bill_code is None:
-            raise WritebackConfigError(f"the profile has no bill-code mapping for {line.code}")
+        bill_code = config.bill_code(line.code)
         if "context" not in charge or "occurrenceDateTime" not in charge:
             raise WritebackConfigError("ChargeItem/$create needs an encounter and a service date")
         entry.operation_body = write.build_oracle_charge_parameters(
             charge,
             bill_code=bill_code,
             transaction_id=str(uuid.uuid4()),
-            icd_system=config.icd_bill_code_system,
-            modifier_system=config.modifier_bill_code_system,
+            icd_system=config.sibling_system("ICD"),
+            modifier_system=config.sibling_system("MODIFIER"),
         )
     return entry
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
 from smart_app.writeback import audit, ledger, outbox
-from smart_app.writeback.config import WritebackConfig, choose_strategy
+from smart_app.writeback.config import WritebackConfig, choose_strategy, server_takes_provenance
 from smart_app.writeback.plan import SignedService, WritePlan, build_plan
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
@@ -67,7 +67,7 @@ def write_signed_service(
     evaluation not signed as note-only, WritebackConfigError when the profile cannot write it."""
     config = WritebackConfig.from_profile(profile_writeback)
     strategy = choose_strategy(config, client, note_only=request.note_only)
-    plan = build_plan(request, config, strategy)
+    plan = build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
     audit.record(db, plan, "signed", "note-only" if request.note_only else "signed")
     return execute_plan(db, client, plan)
 

@@ -34,9 +34,7 @@ ORACLE = WritebackConfig.from_mapping(
     {
         "chargeitem": "operation",
         "transaction": False,
-        "provenance": False,
-        "bill_codes": {"98960": {"system": f"{TENANT}/CodeSystem/BillCodes-CPT", "code": "98960"}},
-        "icd_bill_code_system": f"{TENANT}/CodeSystem/BillCodes-ICD",
+        "bill_code_system": f"{TENANT}/CodeSystem/BillCodes-CPT",
     }
 )
 
@@ -188,6 +186,9 @@ def test_oracle_operation_writes_note_then_charge_and_a_rerun_finds_the_charge(d
     assert ("POST", "ChargeItem/$create") in fake.calls
     [charge] = fake.of_type("ChargeItem")
     assert charge["code"]["coding"] == [{"system": f"{TENANT}/CodeSystem/BillCodes-CPT", "code": "98960"}]
+    assert charge["reason"][0]["coding"] == [
+        {"system": f"{TENANT}/CodeSystem/BillCodes-ICD", "code": "E11.9"}
+    ]
     assert result.ref("charge-0") == f"ChargeItem/{charge['id']}"
     fresh = new_db(tmp_path / "empty.db")
     rerun = write_signed_service(fresh, client(), ORACLE, signed())
