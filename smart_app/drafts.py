@@ -1,0 +1,198 @@
+"""Server-side drafts of the clinician's documentation, saved as they type (issue 6, DESIGN.md §3).
+
+A draft belongs to (issuer, patient, encounter, clinician), not to a launch: a relaunch, an expired token or
+an app restart finds it again. At most one draft per key is ``open`` (a partial unique index enforces it);
+signing moves it to ``signing`` with a single conditional UPDATE, so two clicks on "sign" cannot both write.
+The draft id is part of the written resources' business identifier, which is why a signed draft is never
+reused.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Index, String, Text, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from smart_app.db import Base, Database
+
+OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class DraftRow(Base):
+    __tablename__ = "poc_drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    patient_id: Mapped[str] = mapped_column(String(200))
+    encounter_id: Mapped[str] = mapped_column(String(200))  # "" when the launch had no encounter
+    clinician: Mapped[str] = mapped_column(String(500))  # fhirUser reference, "" when unknown
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    fields_json: Mapped[str] = mapped_column(Text, default="{}")
+    note_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    launch_handle: Mapped[str] = mapped_column(String(128), default="")
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+    __table_args__ = (
+        Index("ix_poc_drafts_key", "issuer", "patient_id", "encounter_id", "clinician"),
+        Index(
+            "ux_poc_drafts_one_open",
+            "issuer",
+            "patient_id",
+            "encounter_id",
+            "clinician",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DraftKey:
+    """Who and what a draft is for; everything but the issuer and patient may be empty."""
+
+    issuer: str
+    patient_id: str
+    encounter_id: str = ""
+    clinician: str = ""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A detached copy of a draft row, safe to use after the session closes."""
+
+    id: str
+    key: DraftKey
+    status: str
+    fields: dict[str, Any]
+    note_text: str | None
+    launch_handle: str
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _to_draft(row: DraftRow) -> Draft:
+    key = DraftKey(row.issuer, row.patient_id, row.encounter_id, row.clinician)
+    result = json.loads(row.result_json) if row.result_json else None
+    return Draft(
+        id=row.id,
+        key=key,
+        status=row.status,
+        fields=json.loads(row.fields_json or "{}"),
+        note_text=row.note_text,
+        launch_handle=row.launch_handle,
+        result=result,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _key_filter(key: DraftKey) -> tuple[Any, ...]:
+    return (
+        DraftRow.issuer == key.issuer,
+        DraftRow.patient_id == key.patient_id,
+        DraftRow.encounter_id == key.encounter_id,
+        DraftRow.clinician == key.clinician,
+    )
+
+
+def get(db: Database, draft_id: str) -> Draft | None:
+    with db.session() as s:
+        row = s.get(DraftRow, draft_id)
+        return _to_draft(row) if row else None
+
+
+def find_open(db: Database, key: DraftKey) -> Draft | None:
+    """The key's open draft, if any."""
+    with db.session() as s:
+        row = s.scalars(select(DraftRow).where(*_key_filter(key), DraftRow.status == OPEN)).first()
+        return _to_draft(row) if row else None
+
+
+def latest(db: Database, key: DraftKey) -> Draft | None:
+    """The key's most recently touched draft in any state (the page shows a signed or queued one's result)."""
+    with db.session() as s:
+        stmt = select(DraftRow).where(*_key_filter(key)).order_by(DraftRow.updated_at.desc()).limit(1)
+        row = s.scalars(stmt).first()
+        return _to_draft(row) if row else None
+
+
+def save(
+    db: Database,
+    key: DraftKey,
+    fields: dict[str, Any],
+    *,
+    handle: str,
+    note_text: str | None = None,
+) -> Draft:
+    """Store the form's fields (and the note, when given) in the key's open draft, creating it if needed."""
+    for _ in range(2):
+        try:
+            with db.session() as s:
+                row = s.scalars(select(DraftRow).where(*_key_filter(key), DraftRow.status == OPEN)).first()
+                if row is None:
+                    row = DraftRow(
+                        id=uuid.uuid4().hex,
+                        issuer=key.issuer,
+                        patient_id=key.patient_id,
+                        encounter_id=key.encounter_id,
+                        clinician=key.clinician,
+                        status=OPEN,
+                        created_at=_now(),
+                    )
+                    s.add(row)
+                row.fields_json = json.dumps(fields, sort_keys=True)
+                if note_text is not None:
+                    row.note_text = note_text
+                row.launch_handle = handle
+                row.updated_at = _now()
+                s.flush()
+                return _to_draft(row)
+        except IntegrityError:
+            continue  # another request created the open draft at the same moment: update that one
+    raise RuntimeError("could not save the draft")
+
+
+def discard(db: Database, key: DraftKey) -> None:
+    """Drop the key's open draft (the clinician chose to start afresh)."""
+    with db.session() as s:
+        row = s.scalars(select(DraftRow).where(*_key_filter(key), DraftRow.status == OPEN)).first()
+        if row is not None:
+            s.delete(row)
+
+
+def claim_for_signing(db: Database, draft_id: str) -> bool:
+    """Move an open draft to ``signing``; only one concurrent caller gets True."""
+    with db.session() as s:
+        res = s.execute(
+            update(DraftRow)
+            .where(DraftRow.id == draft_id, DraftRow.status == OPEN)
+            .values(status=SIGNING, updated_at=_now())
+        )
+        return bool(getattr(res, "rowcount", 0) == 1)
+
+
+def finish(db: Database, draft_id: str, status: str, result: dict[str, Any]) -> None:
+    """Record how signing ended: ``signed``, ``queued`` (in the outbox) or back to ``open`` after an error."""
+    if status not in (OPEN, SIGNED, QUEUED):
+        raise ValueError(f"unknown draft status {status!r}")
+    with db.session() as s:
+        row = s.get(DraftRow, draft_id)
+        if row is None:
+            raise LookupError(draft_id)
+        row.status = status
+        row.result_json = json.dumps(result, sort_keys=True)
+        row.updated_at = _now()
