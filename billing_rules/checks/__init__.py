@@ -1,0 +1,1 @@
+"""One module per rule family; each exposes ``check(record, context, policy) -> list[Finding]``."""

@@ -1,0 +1,25 @@
+"""Payer coverage: payer.not-covered, payer.unknown."""
+
+from __future__ import annotations
+
+from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+from billing_rules.policy import Policy
+
+LABELS = {
+    "medicare": "Medicare (fee-for-service)",
+    "medicare-advantage": "Medicare Advantage",
+    "medicaid": "Medicaid",
+    "commercial": "This commercial plan",
+    "self-pay": "Self-pay",
+}
+
+
+def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    out = []
+    if policy.payer_class == "unknown":
+        out.append(policy.finding("payer.unknown"))
+    if policy.code["code"] in policy.payer.get("not_paid", ()):
+        payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
+        alternatives = policy.code.get("alternatives", "")
+        out.append(policy.finding("payer.not-covered", payer=payer, alternatives=alternatives))
+    return out

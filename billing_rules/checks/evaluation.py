@@ -1,0 +1,39 @@
+"""PT evaluation level (97161-97163): eval.components-missing, eval.level-unsupported.
+
+The lowest-scoring component caps the level (billing-rules.md §4): personal factors 0 / 1-2 / 3+, body systems
+1-2 / 3 / 4+, presentation stable / evolving / unstable, decision complexity low / moderate / high.
+"""
+
+from __future__ import annotations
+
+from billing_rules.model import ClinicalContext, EvaluationComponents, Finding, ServiceRecord
+from billing_rules.policy import Policy
+
+LEVELS = ("low", "moderate", "high")
+CODE_FOR = {"low": "97161", "moderate": "97162", "high": "97163"}
+PRESENTATION = {"stable": 0, "evolving": 1, "unstable": 2}
+
+
+def supported_level(ev: EvaluationComponents) -> str:
+    """The level the four documented components support (all must be present)."""
+    assert ev.personal_factors is not None and ev.body_systems is not None
+    assert ev.presentation is not None and ev.decision_complexity is not None
+    factors = 0 if ev.personal_factors == 0 else 1 if ev.personal_factors <= 2 else 2
+    systems = 0 if ev.body_systems <= 2 else 1 if ev.body_systems == 3 else 2
+    ranks = (factors, systems, PRESENTATION[ev.presentation], LEVELS.index(ev.decision_complexity))
+    return LEVELS[min(ranks)]
+
+
+def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    level = policy.code.get("eval_level")
+    if level is None:
+        return []
+    ev = record.evaluation or EvaluationComponents()
+    names = ("personal_factors", "body_systems", "presentation", "decision_complexity")
+    missing = [name for name in names if getattr(ev, name) is None]
+    if missing:
+        return [policy.finding("eval.components-missing", missing=", ".join(missing))]
+    supported = supported_level(ev)
+    if LEVELS.index(supported) < LEVELS.index(level):
+        return [policy.finding("eval.level-unsupported", supported=supported, suggested=CODE_FOR[supported])]
+    return []

@@ -1,0 +1,37 @@
+"""Time: time.missing, time.below-minimum, code.add-on-only (units: billing_rules.lines)."""
+
+from __future__ import annotations
+
+from billing_rules.lines import TIMED, minutes_of
+from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+from billing_rules.policy import Policy
+
+METHOD_NEEDS = {
+    ("timed-30", "full-unit"): "30 minutes for the first unit",
+    ("timed-30", ""): "16 minutes for the first unit (midpoint rule)",
+    ("timed-15", "cms-total-minutes"): "8 minutes in total across the day's 15-minute timed codes",
+    ("timed-15", "ama-per-code"): "8 minutes of this code",
+    ("timed-15", "full-unit"): "15 minutes of this code",
+    ("caregiver-30", ""): "16 minutes for the first unit",
+    ("caregiver-30", "full-unit"): "30 minutes for the first unit",
+    ("rtm-management", ""): "{first} minutes in the calendar month",
+}
+
+
+def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    code = policy.code
+    if code["unit"] == "add-on":
+        return [policy.finding("code.add-on-only", primary=code.get("primary", ""))]
+    if code["unit"] not in TIMED:
+        return []
+    minutes = minutes_of(record, code)
+    if minutes is None:
+        return [policy.finding("time.missing")]
+    if policy.units.get(code["code"], 0) > 0:
+        return []
+    method = policy.payer.get("unit_method", "")
+    need = METHOD_NEEDS.get((code["unit"], method)) or METHOD_NEEDS[(code["unit"], "")]
+    need = need.format(first=code.get("first_minutes", ""))
+    default = "full-unit" if method == "full-unit" else "midpoint"
+    shown_method = {"timed-15": method, "rtm-management": "monthly minimum"}.get(code["unit"], default)
+    return [policy.finding("time.below-minimum", minutes=minutes, method=shown_method, need=need)]

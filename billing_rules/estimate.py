@@ -1,0 +1,36 @@
+"""Estimate = the payer class's per-unit range x units, summed over the charge lines (not a price)."""
+
+from __future__ import annotations
+
+from billing_rules.loader import Entry
+from billing_rules.model import ChargeLine, Estimate
+from billing_rules.policy import Policy
+
+
+def _range(policy: Policy, code: str) -> Entry | None:
+    found = None
+    for entry in policy.rules.entries("estimate"):
+        if entry["payer_class"] != policy.payer_class or code not in entry["codes"]:
+            continue
+        if not entry["effective_from"] <= policy.on <= entry["effective_to"]:
+            continue
+        name = entry.get("payer_name")
+        if name is None or (policy.payer_name and name.casefold() == policy.payer_name.casefold()):
+            found = entry
+    return found
+
+
+def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | None:
+    """None when any line has no range on file for this payer class and date (no figure shown)."""
+    if not lines:
+        return None
+    low = high = 0.0
+    bases = []
+    for line in lines:
+        entry = _range(policy, line.code)
+        if entry is None:
+            return None
+        low += entry["low"] * line.units
+        high += entry["high"] * line.units
+        bases.append(f"{line.code}: {entry['source']} (checked {entry['checked'].isoformat()})")
+    return Estimate(payer_class=policy.payer_class, low=low, high=high, basis="; ".join(dict.fromkeys(bases)))

@@ -1,0 +1,79 @@
+"""Per-evaluation view of the rule data: the code's catalogue entry, the payer's merged policy, the date, the
+role, and a finding factory that applies the registry text and the payer's severity overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from billing_rules.loader import Entry, RuleSet, nearest, pick
+from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+
+THERAPISTS = frozenset({"PT", "PTA", "OT", "OTA"})
+ASSISTANTS = {"PTA": "CQ", "OTA": "CO"}
+DISCIPLINE = {"PT": "GP", "PTA": "GP", "OT": "GO", "OTA": "GO"}
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@dataclass
+class Policy:
+    """What the checks need besides the record and context; ``modifiers`` collects what they add."""
+
+    rules: RuleSet
+    on: date
+    code: Entry
+    payer_class: str
+    payer_name: str | None
+    payer: Entry
+    role: str
+    units: dict[str, int] = field(default_factory=dict)
+    modifiers: list[str] = field(default_factory=list)
+    pos: str | None = None
+    extra: list[Finding] = field(default_factory=list)
+
+    @property
+    def therapy_applies(self) -> bool:
+        """Always-therapy codes, and sometimes-therapy codes furnished by a therapist."""
+        kind = self.code["therapy"]
+        return kind == "always" or (kind == "sometimes" and self.role in THERAPISTS)
+
+    def finding(self, rule: str, variant: str = "", **values: Any) -> Finding:
+        entry = self.rules.registry[(rule, variant)]
+        severity = self.payer["severity"].get(f"{rule}:{variant}" if variant else rule)
+        if severity is None:
+            severity = self.payer["severity"].get(rule, entry["severity"])
+        fill = _Blank(code=self.code["code"], date=self.on.isoformat())
+        fill.update(values)
+        return Finding(
+            rule=rule,
+            severity=severity,
+            message=entry["message"].format_map(fill),
+            prompt=entry["prompt"].format_map(fill),
+            field=entry["field"].format_map(fill),
+            source=entry["source"],
+        )
+
+    def dated(self, table: str, label: str) -> Entry | None:
+        """The entry of a year-bound table for the service date; the nearest one with a finding otherwise."""
+        entries = self.rules.entries(table)
+        hit = pick(entries, self.on)
+        if hit is not None:
+            return hit
+        near = nearest(entries, self.on)
+        if near is not None:
+            used = f"{near['effective_from']}..{near['effective_to']}"
+            self.extra.append(self.finding("rules.out-of-period", table=label, used=f"the values for {used}"))
+        return near
+
+
+def payer_of(record: ServiceRecord, context: ClinicalContext) -> str:
+    return record.payer_class or context.payer.payer_class or "unknown"
+
+
+def role_of(record: ServiceRecord, context: ClinicalContext) -> str:
+    return record.provider_role or context.provider.role or "unknown"
