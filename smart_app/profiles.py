@@ -30,7 +30,7 @@ TOP_KEYS = frozenset(
 DISCOVERY_KEYS = frozenset({"authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"})
 WRITEBACK_KEYS = frozenset(
     {"chargeitem", "documentreference", "transaction", "conditional_create", "note_content_type",
-     "bill_code_system", "chargeitem_status", "charge_summary"}
+     "bill_code_system", "chargeitem_status", "charge_summary", "bill_codes", "provenance"}
 )  # fmt: skip
 
 
@@ -50,6 +50,9 @@ class WritebackConfig:
     bill_code_system: str | None = None  # Oracle: tenant-specific BillCodes system URI template
     chargeitem_status: str = "billable"
     charge_summary: bool = False  # no ChargeItem API: hand a summary to the biller
+    provenance: bool = True  # also write a Provenance (where the server takes it)
+    # Oracle: explicit CPT -> bill code overrides: {"98960": {"system": "…/BillCodes-CDM_SCHED", "code": …}}
+    bill_codes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,9 @@ def _writeback(raw: Any) -> WritebackConfig:
     if unknown:
         raise ProfileError(f"[writeback] unknown keys: {', '.join(sorted(unknown))}")
     chargeitem = _choice(raw, "chargeitem", CHARGEITEM_MODES, "create", where="[writeback] ")
-    if chargeitem == "operation" and not raw.get("bill_code_system"):
-        raise ProfileError("[writeback] chargeitem = 'operation' needs bill_code_system")
-    for key in ("transaction", "conditional_create", "charge_summary"):
+    if chargeitem == "operation" and not (raw.get("bill_code_system") or raw.get("bill_codes")):
+        raise ProfileError("[writeback] chargeitem = 'operation' needs bill_code_system or bill_codes")
+    for key in ("transaction", "conditional_create", "charge_summary", "provenance"):
         if not isinstance(raw.get(key, False), bool):
             raise ProfileError(f"[writeback] {key} must be true or false")
     return WritebackConfig(
@@ -248,7 +251,20 @@ def _writeback(raw: Any) -> WritebackConfig:
         bill_code_system=raw.get("bill_code_system"),
         chargeitem_status=str(raw.get("chargeitem_status", "billable")),
         charge_summary=bool(raw.get("charge_summary", False)),
+        provenance=bool(raw.get("provenance", True)),
+        bill_codes=_bill_codes(raw.get("bill_codes", {})),
     )
+
+
+def _bill_codes(raw: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(raw, Mapping):
+        raise ProfileError("[writeback.bill_codes] must be a table of CPT code -> {system, code}")
+    out: dict[str, dict[str, str]] = {}
+    for cpt, value in raw.items():
+        if not isinstance(value, Mapping) or not value.get("system") or not value.get("code"):
+            raise ProfileError(f"[writeback.bill_codes] {cpt} needs a system and a code")
+        out[str(cpt)] = {str(k): str(v) for k, v in value.items()}
+    return out
 
 
 def _req_str(data: Mapping[str, Any], key: str) -> str:

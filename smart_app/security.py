@@ -24,8 +24,8 @@ CACHEABLE_PATHS = ("/healthz", "/.well-known/jwks.json", "/static/")
 def csrf_token() -> str:
     """The token to put in every form of this page (``{{ csrf_token() }}`` in templates)."""
     binding = request.cookies.get(BINDING_COOKIE, "")
-    handle = getattr(g, "launch", None)
-    scope = handle.handle if handle is not None else ""
+    launch = getattr(g, "launch", None)
+    scope = str((request.view_args or {}).get("handle") or (launch.handle if launch is not None else ""))
     key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
     return hmac.new(key, f"csrf|{binding}|{scope}".encode(), hashlib.sha256).hexdigest()
 
