@@ -7,16 +7,20 @@ import time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+if TYPE_CHECKING:  # Flask and SQLAlchemy load inside the functions: `smart-edu check` must start fast
+    from flask import Flask
 
-from smart_app.db import Database
+    from smart_app.db import Database
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
+    from flask import Flask
+
     from smart_app import config, document, launch, launches, security
+    from smart_app.db import Database
     from smart_app.profiles import load_profiles
     from smart_app.resources import static_dir, templates_dir
     from smart_app.smart.services import SmartServices
@@ -52,6 +56,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def db_of(app: Flask) -> Database:
     """The app's Database (``app.extensions["smart_edu_db"]``)."""
+    from smart_app.db import Database
+
     db = app.extensions["smart_edu_db"]
     assert isinstance(db, Database)
     return db
@@ -59,4 +65,6 @@ def db_of(app: Flask) -> Database:
 
 def get_db() -> Database:
     """The current app's Database, inside a request or app context."""
+    from flask import current_app
+
     return db_of(current_app)
