@@ -101,10 +101,13 @@ def ordered_code(orders: Iterable[Order]) -> str | None:
 def probe(code: str, ctx: ClinicalContext, supports: Sequence[Support], on: date) -> Evaluation:
     """Evaluate one unit of ``code`` with the supporting diagnoses linked, as the app would on signing."""
     info = next((c for c in billing_rules.catalogue() if c.code == code), None)
-    minutes = UNIT_MINUTES.get(getattr(info, "unit", ""))
+    minutes = UNIT_MINUTES.get(info.unit_type) if info else None
     linked: list[str] = []
     for s in supports:
         linked.extend(c for c in s.icd10 if c not in linked)
+    if not linked:  # ordered without a supporting family: link what the chart has, the engine judges it
+        for dx in ctx.conditions:
+            linked.extend(c for c in dx.icd10 if _current(dx) and c not in linked)
     record = ServiceRecord(code=code, service_date=on, minutes=minutes, diagnoses=tuple(linked[:4]))
     return billing_rules.evaluate(record, ctx, as_of=on)
 

@@ -29,24 +29,22 @@ def advise(ctx: ClinicalContext, *, today: date) -> list[Advice]:
     if not supports and not orders:
         return []
     code = ordered_code(orders) or DEFAULT_CODE
-    day = service_day(ctx, today)
-    evaluation = probe(code, ctx, supports, day)
+    evaluation = probe(code, ctx, supports, service_day(ctx, today))
     findings = chart_findings(evaluation)
     payer = PAYER_LABELS.get(ctx.payer.payer_class, "Unknown payer")
-    why = family_label(supports) or "the education order"
+    family = family_label(supports)
+    subject = f"Education for {family}" if family else "Ordered education"
     context = {"code": code, "patientId": ctx.patient.id or "", "encounterId": ctx.encounter.id or ""}
     not_covered = next((f for f in findings if f.rule == "payer.not-covered"), None)
     if not_covered is not None:
         routes = alternative_codes(not_covered, code)
-        summary = (
-            f"{payer} does not pay {code} separately; payable routes: {', '.join(routes) or 'see details'}"
-        )
+        listed = ", ".join(routes) or "see details"
         return [
             Advice(
                 kind="payable-routes",
                 indicator="info",
-                summary=shorten(summary),
-                detail=_detail(why, code, payer, findings, None),
+                summary=shorten(f"{payer} does not pay {code} separately; payable routes: {listed}"),
+                detail=_detail(family, code, payer, findings, None),
                 code=code,
                 codes=routes,
                 findings=tuple(findings),
@@ -55,19 +53,17 @@ def advise(ctx: ClinicalContext, *, today: date) -> list[Advice]:
         ]
     blocks = [f for f in findings if f.severity == "block"]
     if blocks:
-        summary = (
-            f"Education for {why} could be billed as {code} ({payer}) once {len(blocks)} issue(s) are fixed"
-        )
-        indicator = "warning"
+        summary = f"{subject} could be billed as {code} ({payer}) once {len(blocks)} issue(s) are fixed"
+    elif findings:
+        summary = f"{subject} may be billable as {code} ({payer}): {len(findings)} point(s) to check"
     else:
-        summary = f"Education for {why} is billable as {code} ({payer}){_per_unit(evaluation)}"
-        indicator = "info"
+        summary = f"{subject} is billable as {code} ({payer}){_per_unit(evaluation)}"
     return [
         Advice(
             kind="billable-education",
-            indicator=indicator,
+            indicator="warning" if findings else "info",
             summary=shorten(summary),
-            detail=_detail(why, code, payer, findings, evaluation.estimate),
+            detail=_detail(family, code, payer, findings, evaluation.estimate),
             code=code,
             codes=(code,),
             findings=tuple(findings),
@@ -83,16 +79,22 @@ def _per_unit(evaluation: Evaluation) -> str:
     return f", est. ${estimate.low:.0f}-{estimate.high:.0f} per unit"
 
 
-def _detail(why: str, code: str, payer: str, findings: list[Finding], estimate: Estimate | None) -> str:
+def _detail(
+    family: str | None, code: str, payer: str, findings: list[Finding], estimate: Estimate | None
+) -> str:
+    reason = (
+        f"This patient has {md_escape(family)}, which typically supports self-management education."
+        if family
+        else "Education is ordered for this patient."
+    )
     parts = [
-        f"This patient has {md_escape(why)}, which typically supports self-management education. "
-        f"Payer: {md_escape(payer)}. The rules engine checked {code} for one unit against the chart."
+        f"{reason} Payer: {md_escape(payer)}. The rules engine checked one unit of {code} against the chart."
     ]
     if findings:
         parts.append(findings_markdown(findings))
     if estimate is not None and estimate.high:
-        parts.append(f"Estimate (not a price): {md_escape(estimate.basis)}")
+        parts.append(f"Estimate per unit (not a price): {md_escape(estimate.basis)}")
     parts.append(
-        "Open the app to document the session; it checks minutes, curriculum and diagnoses as you type."
+        "Open the app to document the session: it checks minutes, curriculum and diagnoses as you go."
     )
     return "\n\n".join(parts)
