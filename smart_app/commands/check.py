@@ -1,0 +1,134 @@
+"""``smart-edu check``: evaluate one documented service against a FHIR Bundle, offline.
+
+Exit 0 billable, 1 blocked, 2 bad input. Bad input gets exactly one line on stderr naming the file and the
+field, never a traceback. Imports only the engine and the FHIR reader (no Flask, no fhir.resources): it starts
+fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from billing_rules import BadInput, evaluate, parse_service_record
+from billing_rules.model import ClinicalContext, Evaluation
+from fhir_mappings.read import context_from_bundle, resources_from_bundle
+
+EXIT_BILLABLE, EXIT_BLOCKED, EXIT_BAD_INPUT = 0, 1, 2
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _Refused(Exception):
+    """Bad input, already phrased as the one line the user sees."""
+
+
+def _refuse(option: str, value: str, message: str, field: str | None = None) -> _Refused:
+    where = f"field '{field}': " if field else ""
+    return _Refused(" ".join(f"smart-edu check: {option} {value}: {where}{message}".split()))
+
+
+def _load_json(option: str, path: str) -> Any:
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _refuse(option, path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _refuse(option, path, f"cannot read the file ({type(exc).__name__})") from None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _refuse(option, path, f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def _bundle(path: str) -> dict[str, Any]:
+    data = _load_json("--bundle", path)
+    if not isinstance(data, dict):
+        raise _refuse("--bundle", path, "not a FHIR Bundle (a JSON object is expected)")
+    if data.get("resourceType") != "Bundle":
+        found = data.get("resourceType")
+        raise _refuse("--bundle", path, f"not a FHIR Bundle (resourceType is {found!r})", "resourceType")
+    if not any(r.get("resourceType") == "Patient" for r in resources_from_bundle(data)):
+        raise _refuse("--bundle", path, "no Patient resource in the bundle", "entry")
+    return data
+
+
+def _as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        if _ISO_DATE.match(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise _refuse("--as-of", value, "not a date (YYYY-MM-DD)")
+
+
+def _clinician(bundle: dict[str, Any]) -> str | None:
+    """The documenting clinician: the bundle's only PractitionerRole, else its only Practitioner."""
+    resources = resources_from_bundle(bundle)
+    for rtype in ("PractitionerRole", "Practitioner"):
+        found = [r for r in resources if r.get("resourceType") == rtype and isinstance(r.get("id"), str)]
+        if len(found) == 1:
+            return f"{rtype}/{found[0]['id']}"
+    return None
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def format_text(evaluation: Evaluation, context: ClinicalContext) -> str:
+    """What a biller reads: the verdict, charge lines, estimate, then findings by severity with prompts."""
+    out = ["BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is", "", "Charge lines:"]
+    for line in evaluation.charge_lines:
+        mods = " ".join(line.modifiers) or "none"
+        dx = ", ".join(line.diagnoses) or "none"
+        out.append(
+            f"  {line.code} x{line.units}  POS {line.place_of_service or '?'}  modifiers {mods}  dx {dx}"
+        )
+    if not evaluation.charge_lines:
+        out.append("  (none)")
+    est = evaluation.estimate
+    if est is not None:
+        out += ["", f"Estimate ({est.payer_class}): {est.currency} {_money(est.low)} to {_money(est.high)}"]
+        if est.basis:
+            out.append(f"  basis: {est.basis}")
+    for severity, findings in evaluation.findings_by_severity().items():
+        if findings:
+            out += ["", f"{severity.upper()} ({len(findings)}):"]
+            for f in findings:
+                out.append(f"  [{f.rule}] {f.message}" + (f" (field: {f.field})" if f.field else ""))
+                if f.prompt:
+                    out.append(f"      -> {f.prompt}")
+    if context.read_notes:
+        out += ["", "From the EHR data:"] + [f"  - {note}" for note in context.read_notes]
+    out += ["", f"Rules version {evaluation.rules_version}"]
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        bundle = _bundle(args.bundle)
+        service = _load_json("--service", args.service)
+        if not isinstance(service, dict):
+            raise _refuse("--service", args.service, "a JSON object (a service record) is expected")
+        as_of = _as_of(args.as_of)
+        try:
+            record = parse_service_record(service)
+        except BadInput as exc:
+            raise _refuse("--service", args.service, exc.message, exc.field) from None
+    except _Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    context = context_from_bundle(bundle, practitioner_ref=_clinician(bundle))
+    evaluation = evaluate(record, context, as_of=as_of)
+    if args.format == "text":
+        print(format_text(evaluation, context))
+    else:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    return EXIT_BILLABLE if evaluation.billable else EXIT_BLOCKED
