@@ -1,0 +1,69 @@
+"""The CapabilityStatement, generated from what the store really supports (searchparams.PARAMS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox_ehr.searchparams import PARAMS, include_params
+
+SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def capability_statement(base_url: str, auth_base: str | None) -> dict[str, Any]:
+    """``auth_base`` None means open mode: no security section, since no token is needed."""
+    resources = []
+    for rtype, params in PARAMS.items():
+        search = [{"name": "_id", "type": "token"}] + [{"name": n, "type": p.kind} for n, p in params.items()]
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "interaction": [{"code": c} for c in ("read", "search-type", "create", "update")],
+            "versioning": "versioned-update",
+            "readHistory": False,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
+            "searchParam": search,
+        }
+        includes = [f"{rtype}:{p}" for p in include_params(rtype)]
+        if includes:
+            entry["searchInclude"] = includes
+        resources.append(entry)
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": resources,
+        "interaction": [{"code": "batch"}, {"code": "transaction"}],
+    }
+    if auth_base:
+        rest["security"] = {
+            "service": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                            "code": "SMART-on-FHIR",
+                        }
+                    ]
+                }
+            ],
+            "extension": [
+                {
+                    "url": SMART_OAUTH_URIS,
+                    "extension": [
+                        {"url": "authorize", "valueUri": f"{auth_base}/authorize"},
+                        {"url": "token", "valueUri": f"{auth_base}/token"},
+                    ],
+                }
+            ],
+        }
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-01",
+        "kind": "instance",
+        "software": {"name": "smart-edu sandbox EHR (development only)", "version": "0.1.0"},
+        "implementation": {"description": "Local stand-in EHR for demos and tests", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }

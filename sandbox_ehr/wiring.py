@@ -1,0 +1,71 @@
+"""How the sandbox and the app are wired together for ``smart-edu demo`` and the end-to-end tests: the client
+the sandbox registers for the app, and the launch profile (DESIGN.md §4) the app reads for the sandbox.
+
+The EHR (launcher, FHIR, auth) is served as ``http://localhost:PORT`` and the app as ``http://127.0.0.1:PORT``:
+two different sites on loopback, so a framed app meets the same third-party-cookie rules as in a real EHR.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox_ehr.config import ClientConfig
+
+APP_CLIENT_ID = "smart-edu-billing"
+PROFILE_NAME = "sandbox"
+SECRET_ENV = "SMART_EDU_SANDBOX_CLIENT_SECRET"  # noqa: S105 (the variable's name, not a secret)
+APP_SCOPES = (
+    "openid", "fhirUser", "offline_access",
+    "patient/Patient.r", "patient/Encounter.rs", "patient/Condition.rs", "patient/Coverage.rs",
+    "patient/ServiceRequest.rs", "patient/ChargeItem.crs", "patient/DocumentReference.crs",
+    "patient/Provenance.c", "user/Practitioner.r", "user/PractitionerRole.rs", "user/Organization.r",
+)  # fmt: skip
+
+
+def ehr_base_url(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def app_base_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def app_client(app_base: str, secret: str, *, access_token_lifetime: int | None = None) -> ClientConfig:
+    """The app as a confidential-symmetric client with its /launch and /callback on ``app_base``."""
+    return ClientConfig(
+        client_id=APP_CLIENT_ID,
+        type="confidential-symmetric",
+        name="smart-edu-billing (patient education billing)",
+        client_secret=secret,
+        redirect_uris=[f"{app_base}/callback"],
+        launch_uri=f"{app_base}/launch",
+        access_token_lifetime=access_token_lifetime,
+    )
+
+
+def write_launch_profile(directory: Path, iss: str, *, frame_ancestors: tuple[str, ...] = ()) -> Path:
+    """Write ``sandbox.toml`` for the app; the secret itself goes in the environment variable SECRET_ENV."""
+    directory.mkdir(parents=True, exist_ok=True)
+    scopes = ", ".join(f'"{s}"' for s in APP_SCOPES)
+    ancestors = ", ".join(f'"{a}"' for a in frame_ancestors)
+    text = f"""# Written by smart-edu demo / the e2e fixtures for the local sandbox EHR. Development only.
+name = "{PROFILE_NAME}"
+title = "Sandbox EHR (local, development only)"
+iss = "{iss}"
+client_id = "{APP_CLIENT_ID}"
+client_auth = "client_secret_basic"
+client_secret_env = "{SECRET_ENV}"
+pkce = "required"
+scopes = [{scopes}]
+frame_ancestors = [{ancestors}]
+
+[writeback]
+chargeitem = "create"
+documentreference = "create"
+transaction = true
+conditional_create = true
+note_content_type = "text/plain;charset=utf-8"
+"""
+    path = directory / f"{PROFILE_NAME}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
