@@ -1,30 +1,107 @@
-"""The ``document`` blueprint: the pages of one launch under ``/s/<handle>/``.
+"""The ``document`` blueprint: the clinician's point-of-care page of one launch, ``/s/<handle>/``.
 
-For now the first page: who the patient is (when the EHR asks for a banner), the encounter, the diagnoses,
-the payer class and the clinician's role, each shown as "unknown" where the EHR did not say. The documentation
-form is built on this page later.
+GET shows the context (banner when the EHR asks, encounter, diagnoses, payer, role) and the documentation form
+with the live check; the script in ``static/poc.js`` re-checks and saves the draft as the clinician types.
+POST is the same page without JavaScript: every button submits the form, which is saved as the draft first, so
+nothing typed is lost whichever way the page is used. The review, signing and result pages live in
+``document_sign``; the JSON endpoints in ``document_api``.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template
+from typing import Any
 
-from smart_app.launches import launch_required
-from smart_app.reads import read_launch_context
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from billing_rules import icd10
+from smart_app import document_api, document_context, document_sign, drafts
+from smart_app.document_api import draft_key
+from smart_app.document_eval import check
+from smart_app.document_form import fields_from
+from smart_app.document_page import form_context
+from smart_app.launches import Launch, db_of, launch_required
 
 bp = Blueprint("document", __name__, url_prefix="/s/<handle>")
+bp.register_blueprint(document_api.bp)
+bp.register_blueprint(document_sign.bp)
 
 
 @bp.get("/")
 @launch_required
 def context(handle: str) -> str:
-    """The launch's context, read in one round trip."""
-    launch = g.launch
-    reads = read_launch_context(
-        launch.fhir_client(),
-        patient_id=str(launch.context.patient),
-        encounter_id=launch.context.encounter,
-        fhir_user=launch.context.fhir_user,
-        max_workers=int(current_app.config["SMART_EDU_READ_WORKERS"]),
+    """The page: one batch read of the EHR, then the form with the draft, or an offer to resume one."""
+    launch: Launch = g.launch
+    ctx = document_context.read_fresh(launch)
+    db = db_of(current_app)
+    key = draft_key(launch)
+    draft = drafts.find_open(db, key)
+    if draft is not None and draft.launch_handle != handle and _has_content(draft.fields):
+        return render_template("document/context.html", **_page(launch, ctx, {}, resume=draft))
+    last = drafts.latest(db, key) if draft is None else None
+    signed = last if last is not None and last.status != drafts.OPEN else None
+    fields = draft.fields if draft else {}
+    return render_template("document/context.html", **_page(launch, ctx, fields, draft=draft, signed=signed))
+
+
+@bp.post("/")
+@launch_required
+def submit(handle: str) -> str | Response:
+    """The form without JavaScript: save the draft, then update, search ICD-10-CM, resume, or go to review."""
+    launch: Launch = g.launch
+    db = db_of(current_app)
+    key = draft_key(launch)
+    action = request.form.get("action", "update")
+    if action in ("resume", "discard"):
+        draft = drafts.find_open(db, key)
+        if draft is not None and action == "resume":
+            drafts.save(db, key, draft.fields, handle=handle)
+        elif draft is not None:
+            drafts.discard(db, key)
+        return redirect(url_for("document.context", handle=handle), 303)
+    found = document_api.editable_draft(launch, request.form.get("draft_id", ""))
+    if isinstance(found, Response):
+        return redirect(url_for("document.context", handle=handle), 303)
+    fields = fields_from(request.form)
+    fields.pop("draft_id", None)
+    if action != "icd_search":
+        fields.pop("icd_q", None)
+    draft = drafts.save(db, key, fields, handle=handle, note_text="")
+    ctx = document_context.cached(launch)
+    if action in ("review", "review_note_only"):
+        result = check(fields, ctx)
+        if result.can_sign_charge or result.can_sign_note_only:
+            args: dict[str, Any] = {"note_only": "1"} if action == "review_note_only" else {}
+            return redirect(url_for("document.poc_sign.review", handle=handle, **args), 303)
+    results = None
+    if action == "icd_search":
+        query = str(fields.get("icd_q") or "").strip()
+        results = icd10.search(query, limit=document_api.ICD_LIMIT) if len(query) >= 2 else []
+    return render_template(
+        "document/context.html", **_page(launch, ctx, fields, draft=draft, icd_results=results)
     )
-    return render_template("document/context.html", launch=launch.context, ctx=reads.context, handle=handle)
+
+
+def _has_content(fields: dict[str, Any]) -> bool:
+    return any(
+        v for k, v in fields.items() if k not in ("mode", "location", "patients_in_group", "service_date")
+    )
+
+
+def _page(
+    launch: Launch,
+    ctx: Any,
+    fields: dict[str, Any],
+    *,
+    draft: drafts.Draft | None = None,
+    resume: drafts.Draft | None = None,
+    signed: drafts.Draft | None = None,
+    icd_results: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    result = check(fields, ctx)
+    page = form_context(
+        handle=launch.handle, context=ctx, fields=fields, check=result, icd_results=icd_results
+    )
+    page.update(launch=launch.context, draft=draft, resume=resume, signed=signed)
+    page["saved_at"] = document_api.saved_at(draft) if draft else ""
+    return page

@@ -275,6 +275,7 @@ FOCUS = {
 
 def focus_id(field: str | None) -> str:
     """The id of the control a finding about ``field`` concerns (``rtm.days_of_data`` → the RTM days box)."""
+    field = (field or "").split(",")[0].strip()  # "curriculum, topics": the first one named
     if not field:
         return "f-code"
     if field in FOCUS:

@@ -1,0 +1,100 @@
+"""JSON and asset endpoints of the point-of-care page: live check + draft save, draft save, ICD-10-CM search,
+and the EHR-styled custom properties. Every POST carries the page's CSRF token (checked before the view runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+
+from billing_rules import icd10
+from smart_app import document_context, document_style, drafts
+from smart_app.document_eval import check, check_json
+from smart_app.document_form import fields_from, focus_id
+from smart_app.launches import Launch, db_of, launch_required
+
+bp = Blueprint("poc_api", __name__)
+ICD_LIMIT = 20
+
+
+def draft_key(launch: Launch) -> drafts.DraftKey:
+    """Drafts belong to issuer, patient, encounter and clinician: a relaunch of the same visit finds them."""
+    ctx = launch.context
+    return drafts.DraftKey(
+        ctx.iss, str(ctx.patient or ""), str(ctx.encounter or ""), str(ctx.fhir_user or "")
+    )
+
+
+def saved_at(draft: drafts.Draft) -> str:
+    return draft.updated_at.strftime("%H:%M:%S") + " UTC"
+
+
+def editable_draft(launch: Launch, draft_id: str) -> drafts.Draft | Response | None:
+    """The draft the page is editing; a 409 answer when it was signed or discarded meanwhile."""
+    if not draft_id:
+        return None
+    draft = drafts.get(db_of(current_app), draft_id)
+    if draft is None or draft.key != draft_key(launch) or draft.status != drafts.OPEN:
+        resp = jsonify(
+            {"error": "This draft was signed or discarded in another window. Reload the page to continue."}
+        )
+        resp.status_code = 409
+        return resp
+    return draft
+
+
+@bp.post("/evaluate")
+@launch_required
+def evaluate(handle: str) -> Response:
+    """Save the form as the draft and return the live check (JSON + the rendered results fragment)."""
+    launch: Launch = g.launch
+    found = editable_draft(launch, request.form.get("draft_id", ""))
+    if isinstance(found, Response):
+        return found
+    fields = fields_from(request.form)
+    fields.pop("draft_id", None)
+    draft = drafts.save(db_of(current_app), draft_key(launch), fields, handle=handle, note_text="")
+    result = check(fields, document_context.cached(launch))
+    html = render_template("document/_results.html", check=result, focus_id=focus_id)
+    body: dict[str, Any] = {
+        **check_json(result),
+        "html": html,
+        "draft_id": draft.id,
+        "saved_at": saved_at(draft),
+    }
+    return jsonify(body)
+
+
+@bp.post("/draft")
+@launch_required
+def save_note(handle: str) -> Response:
+    """Save the review page's note text into the open draft (the service fields stay as they are)."""
+    launch: Launch = g.launch
+    found = editable_draft(launch, request.form.get("draft_id", ""))
+    if isinstance(found, Response):
+        return found
+    if found is None:
+        resp = jsonify({"error": "No draft to save into."})
+        resp.status_code = 404
+        return resp
+    note = request.form.get("note", "")[:20000]
+    draft = drafts.save(db_of(current_app), found.key, found.fields, handle=handle, note_text=note)
+    return jsonify({"draft_id": draft.id, "saved_at": saved_at(draft)})
+
+
+@bp.get("/icd10")
+@launch_required
+def icd10_search(handle: str) -> Response:
+    """ICD-10-CM codes whose description matches the query (for conditions coded only in SNOMED CT)."""
+    query = request.args.get("q", "").strip()[:100]
+    results = icd10.search(query, limit=ICD_LIMIT) if len(query) >= 2 else []
+    return jsonify({"query": query, "results": [{"code": c, "description": d} for c, d in results]})
+
+
+@bp.get("/style.css")
+@launch_required
+def style(handle: str) -> Response:
+    """The EHR's colours and fonts as CSS custom properties (validated values only)."""
+    props = document_style.fetch_properties(g.launch.context.smart_style_url)
+    return Response(document_style.stylesheet(props), mimetype="text/css")

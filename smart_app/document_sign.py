@@ -1,0 +1,283 @@
+"""Review, sign, result, outbox retry and charge summary of the point-of-care page.
+
+Signing re-evaluates the draft on the server (never trusting what the browser shows), requires an
+acknowledgement with a reason for every ``warn`` finding (kept in the audit log), allows a blocked service
+only as an explicitly chosen note alone, and claims the draft with one conditional UPDATE so a double click
+writes once. The write itself is the write-back package's: one plan, idempotent identifiers, the outbox on
+failure.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from billing_rules.model import ClinicalContext, Finding
+from fhir_mappings.note import generate_note
+from smart_app import document_context, drafts
+from smart_app.document_api import draft_key
+from smart_app.document_eval import Check, check, code_choices
+from smart_app.document_form import TIME_RE, focus_id
+from smart_app.document_page import linkable_diagnoses
+from smart_app.fhir_client import FhirError, FhirUnauthorized
+from smart_app.launches import Launch, db_of, launch_required
+from smart_app.writeback import (
+    SignedService,
+    WritebackConfig,
+    WriteResult,
+    build_plan,
+    charge_summary_csv,
+    choose_strategy,
+    execute_plan,
+    retry_outbox_entry,
+)
+from smart_app.writeback import audit as wb_audit
+
+bp = Blueprint("poc_sign", __name__)
+SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
+
+
+def _own(launch: Launch, draft_id: str) -> drafts.Draft:
+    """The draft if it belongs to this launch's issuer, patient, encounter and clinician; 404 otherwise."""
+    draft = drafts.get(db_of(current_app), draft_id)
+    if draft is None or draft.key != draft_key(launch):
+        abort(404)
+    return draft
+
+
+def _times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None, datetime | None]:
+    """Start and end of the session as datetimes, when the clinician gave times."""
+    record = check_result.record
+    day = record.service_date if record else None
+    start, end = str(fields.get("start_time") or ""), str(fields.get("end_time") or "")
+    m1, m2 = TIME_RE.match(start), TIME_RE.match(end)
+    if not day or not m1 or not m2:
+        return None, None
+    return (
+        datetime.combine(day, time(int(m1[1]), int(m1[2]))),
+        datetime.combine(day, time(int(m2[1]), int(m2[2]))),
+    )
+
+
+def _labels(ctx: ClinicalContext, codes: tuple[str, ...]) -> dict[str, str]:
+    from billing_rules import icd10
+
+    known = {d.code: d.label for d in linkable_diagnoses(ctx)}
+    return {c: known.get(c) or icd10.describe(c) or "" for c in codes}
+
+
+def _note(result: Check, ctx: ClinicalContext, fields: dict[str, Any]) -> str:
+    assert result.record is not None and result.evaluation is not None
+    start, end = _times(fields, result)
+    choice = code_choices().get(result.code)
+    return generate_note(
+        result.record,
+        charge_lines=result.evaluation.charge_lines,
+        start=start,
+        end=end,
+        diagnosis_labels=_labels(ctx, result.record.diagnoses),
+        code_text=choice.paraphrase if choice else None,
+        author_name=ctx.provider.name,
+    )
+
+
+def _review_page(
+    launch: Launch,
+    draft: drafts.Draft,
+    result: Check,
+    note: str,
+    *,
+    note_only: bool,
+    errors: list[str],
+    status: int,
+) -> tuple[str, int]:
+    warns: list[Finding] = result.findings_by_severity()["warn"] if result.evaluation else []
+    page = render_template(
+        "document/review.html",
+        handle=launch.handle,
+        launch=launch.context,
+        draft=draft,
+        check=result,
+        note=note,
+        note_only=note_only,
+        warns=warns,
+        errors=errors,
+        form=request.form,
+        focus_id=focus_id,
+    )
+    return page, status
+
+
+@bp.get("/review")
+@launch_required
+def review(handle: str) -> Response | tuple[str, int]:
+    """The generated note (editable), the charge lines, and the warnings to acknowledge."""
+    launch: Launch = g.launch
+    draft = drafts.find_open(db_of(current_app), draft_key(launch))
+    if draft is None:
+        return redirect(url_for("document.context", handle=handle), 303)
+    ctx = document_context.cached(launch)
+    result = check(draft.fields, ctx)
+    if not (result.can_sign_charge or result.can_sign_note_only):
+        return redirect(url_for("document.context", handle=handle), 303)
+    note = draft.note_text or _note(result, ctx, draft.fields)
+    return _review_page(launch, draft, result, note, note_only=result.blocked, errors=[], status=200)
+
+
+def _acknowledgements(warns: list[Finding]) -> tuple[list[dict[str, str]], list[str]]:
+    """Every warning acknowledged with a reason, in the order shown; the form's rule ids must still match."""
+    acks: list[dict[str, str]] = []
+    errors: list[str] = []
+    for n, finding in enumerate(warns):
+        if request.form.get(f"rule_{n}") != finding.rule:
+            errors.append("The check changed since this page was shown. Review the warnings again.")
+            return [], errors
+        reason = request.form.get(f"reason_{n}", "").strip()[:2000]
+        if request.form.get(f"ack_{n}") != "yes" or not reason:
+            errors.append(f"Acknowledge “{finding.message}” and give a reason.")
+            continue
+        acks.append({"rule": finding.rule, "reason": reason})
+    return acks, errors
+
+
+@bp.post("/sign")
+@launch_required
+def sign(handle: str) -> Response | tuple[str, int]:
+    """Sign once: validate, claim the draft, write through the write-back path, show the result."""
+    launch: Launch = g.launch
+    db = db_of(current_app)
+    draft = _own(launch, request.form.get("draft_id", ""))
+    result_url = url_for("document.poc_sign.result", handle=handle, draft_id=draft.id)
+    if draft.status != drafts.OPEN:
+        return redirect(result_url, 303)  # a second click, or a resubmitted page: show the first result
+    note = request.form.get("note", "").strip()[:20000]
+    draft = drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note)
+    ctx = document_context.cached(launch)
+    result = check(draft.fields, ctx)
+    if result.evaluation is None or result.record is None:
+        return redirect(url_for("document.context", handle=handle), 303)
+    note_only = request.form.get("note_only") == "yes"
+    errors: list[str] = []
+    if not note:
+        errors.append("The note is empty.")
+    if result.blocked and not note_only:
+        errors.append(
+            "A blocked service cannot be charged. Tick “sign the note alone” or go back and fix it."
+        )
+    acks: list[dict[str, str]] = []
+    if not note_only:
+        acks, ack_errors = _acknowledgements(result.findings_by_severity()["warn"])
+        errors += ack_errors
+    if errors:
+        return _review_page(launch, draft, result, note, note_only=result.blocked, errors=errors, status=422)
+    if not drafts.claim_for_signing(db, draft.id):
+        return redirect(result_url, 303)
+    try:
+        outcome = _write(launch, ctx, draft, result, note, note_only=note_only, acks=acks)
+    except FhirUnauthorized:
+        drafts.finish(db, draft.id, drafts.OPEN, {"error": "session ended before writing"})
+        raise
+    except (FhirError, ValueError) as exc:
+        drafts.finish(db, draft.id, drafts.OPEN, {"error": str(exc)})
+        message = getattr(exc, "message", None) or str(exc)
+        return _review_page(
+            launch,
+            draft,
+            result,
+            note,
+            note_only=result.blocked,
+            errors=[f"Not written: {message}"],
+            status=502,
+        )
+    state = SIGNED_STATES.get(outcome.status, drafts.QUEUED)
+    drafts.finish(db, draft.id, state, outcome.to_dict())
+    return redirect(result_url, 303)
+
+
+def _write(
+    launch: Launch,
+    ctx: ClinicalContext,
+    draft: drafts.Draft,
+    result: Check,
+    note: str,
+    *,
+    note_only: bool,
+    acks: list[dict[str, str]],
+) -> WriteResult:
+    """``write_signed_service``'s steps, plus the acknowledgements in the audit log before writing."""
+    assert result.record is not None and result.evaluation is not None
+    start, end = _times(draft.fields, result)
+    choice = code_choices().get(result.code)
+    signed = SignedService(
+        issuer=launch.context.iss,
+        patient_id=str(launch.context.patient),
+        encounter_id=launch.context.encounter,
+        fhir_user=launch.context.fhir_user,
+        organization=ctx.encounter.service_provider,
+        record=result.record,
+        evaluation=result.evaluation,
+        note_text=note,
+        draft_id=draft.id,
+        note_only=note_only,
+        start=start,
+        end=end,
+        signed_at=datetime.now(UTC),
+        diagnosis_labels=_labels(ctx, result.record.diagnoses),
+        code_text={result.code: choice.paraphrase} if choice else {},
+    )
+    db = db_of(current_app)
+    client = launch.fhir_client()
+    config = WritebackConfig.from_profile(launch.profile.writeback)
+    plan = build_plan(signed, config, choose_strategy(config, client, note_only=note_only))
+    wb_audit.record(db, plan, "signed", "note-only" if note_only else "signed")
+    if acks:
+        wb_audit.record(db, plan, "warnings-acknowledged", "acknowledged", message=json.dumps(acks))
+    return execute_plan(db, client, plan)
+
+
+@bp.get("/result/<draft_id>")
+@launch_required
+def result(handle: str, draft_id: str) -> tuple[str, int]:
+    """What was written (ids), or the outbox entry with the server's message and a retry button."""
+    launch: Launch = g.launch
+    draft = _own(launch, draft_id)
+    outcome = WriteResult.from_dict(draft.result) if draft.result and "status" in draft.result else None
+    page = render_template(
+        "document/result.html", handle=handle, launch=launch.context, draft=draft, outcome=outcome
+    )
+    return page, 200
+
+
+@bp.post("/retry/<draft_id>")
+@launch_required
+def retry(handle: str, draft_id: str) -> Response:
+    """Send a queued write again (same resources, same identifiers: never a second charge)."""
+    launch: Launch = g.launch
+    db = db_of(current_app)
+    draft = _own(launch, draft_id)
+    outbox_id = (draft.result or {}).get("outbox_id")
+    if draft.status == drafts.QUEUED and outbox_id:
+        outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+        drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())
+    return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
+
+
+@bp.get("/summary/<draft_id>.csv")
+@launch_required
+def summary_csv(handle: str, draft_id: str) -> Response:
+    """The charge summary for EHRs that take no charges, as CSV for the biller."""
+    launch: Launch = g.launch
+    draft = _own(launch, draft_id)
+    lines = (draft.result or {}).get("charge_summary") or []
+    if not lines:
+        abort(404)
+    text = charge_summary_csv(
+        lines, patient_id=str(launch.context.patient), encounter_id=launch.context.encounter
+    )
+    resp = Response(text, mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="charge-summary-{draft.id[:8]}.csv"'
+    return resp

@@ -1,0 +1,221 @@
+"""Review and signing over HTTP: acknowledgements, one charge per signature, note alone when blocked, outbox
+and retry, and the charge summary for EHRs that take no charges."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from flask import Flask
+from flask.testing import FlaskClient
+
+from smart_app import create_app, document_context, drafts
+from smart_app.launches import db_of
+from smart_app.reads import forget_capabilities
+from smart_app.writeback import audit
+from tests.http.document_kit import (
+    FakeEhr,
+    app_for,
+    commercial_diabetes,
+    condition,
+    coverage,
+    csrf_of,
+    encounter,
+    launched,
+    order,
+    patient,
+)
+from tests.http.smart_kit import write_profile
+
+ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
+SESSION = {
+    "code": "98960",
+    "minutes": "20",
+    "dx": "E11.9",
+    "curriculum": ADCES,
+    "topic": ["Healthy eating"],
+    "provider_role": "RN",
+    "response": "Teach-back correct",
+}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    document_context.forget()
+    return app_for(tmp_path)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def documented(client: FlaskClient, handle: str, form: dict[str, Any] | None = None) -> str:
+    """Open the page, type the session; returns the page's CSRF token."""
+    token = csrf_of(client.get(f"/s/{handle}/").get_data(as_text=True))
+    resp = client.post(f"/s/{handle}/evaluate", data=form or SESSION, headers={"X-CSRF-Token": token})
+    assert resp.status_code == 200
+    return token
+
+
+def review(client: FlaskClient, handle: str) -> str:
+    resp = client.get(f"/s/{handle}/review")
+    assert resp.status_code == 200, resp.headers.get("Location")
+    return resp.get_data(as_text=True)
+
+
+def sign_form(html: str, *, acknowledge: bool = True, **extra: str) -> dict[str, str]:
+    """What a clinician submits from the review page: the note as shown, every warning acknowledged."""
+    form = {
+        "csrf_token": csrf_of(html),
+        "draft_id": re.search(r'name="draft_id" value="([0-9a-f]+)"', html)[1],  # type: ignore[index]
+        "note": re.search(r'<textarea id="f-note" name="note" rows="14">(.*?)</textarea>', html, re.S)[1],  # type: ignore[index]
+    }
+    for n, rule in re.findall(r'name="rule_(\d+)" value="([^"]+)"', html):
+        form[f"rule_{n}"] = rule
+        if acknowledge:
+            form[f"ack_{n}"] = "yes"
+            form[f"reason_{n}"] = f"Reviewed {rule}"
+    return form | extra
+
+
+def test_review_shows_generated_note_lines_and_warnings(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    documented(client, handle)
+    html = review(client, handle)
+    assert "Curriculum: " + ADCES in html and "Teach-back correct" in html
+    assert "<td>98960</td><td>1</td>" in html
+    assert "Sign and send to the EHR" in html
+
+
+def test_signing_writes_charge_note_and_provenance_once_even_when_submitted_twice(
+    app: Flask, rsps: Any
+) -> None:
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    form = sign_form(review(client, handle))
+    first = client.post(f"/s/{handle}/sign", data=form)
+    second = client.post(f"/s/{handle}/sign", data=form)  # the double click
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert (ehr.count("ChargeItem"), ehr.count("DocumentReference"), ehr.count("Provenance")) == (1, 1, 1)
+    charge = next(r for r in ehr.created if r["resourceType"] == "ChargeItem")
+    note = next(r for r in ehr.created if r["resourceType"] == "DocumentReference")
+    assert charge["supportingInformation"][0]["reference"] == f"DocumentReference/{note['id']}"
+    page = client.get(first.headers["Location"]).get_data(as_text=True)
+    assert "Signed and written" in page and f"ChargeItem/{charge['id']}" in page
+    draft = drafts.get(db_of(app), form["draft_id"])
+    assert draft is not None and draft.status == drafts.SIGNED
+
+
+def test_a_second_claim_on_the_same_draft_is_refused(app: Flask) -> None:
+    db = db_of(app)
+    draft = drafts.save(
+        db, drafts.DraftKey("https://ehr.test/fhir", "pat-1", "enc-1", "u"), {"code": "98960"}, handle="h"
+    )
+    assert drafts.claim_for_signing(db, draft.id) is True
+    assert drafts.claim_for_signing(db, draft.id) is False
+
+
+def test_warnings_need_an_acknowledgement_with_a_reason_kept_in_the_audit_log(app: Flask, rsps: Any) -> None:
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    html = review(client, handle)
+    assert 'name="rule_0"' in html, "the 2026-11 service should carry at least one warning"
+    refused = client.post(f"/s/{handle}/sign", data=sign_form(html, acknowledge=False))
+    assert refused.status_code == 422 and "give a reason" in refused.get_data(as_text=True)
+    assert ehr.count("ChargeItem") == 0
+    assert client.post(f"/s/{handle}/sign", data=sign_form(html)).status_code == 303
+    acks = [e for e in audit.entries(db_of(app)) if e["action"] == "warnings-acknowledged"]
+    assert len(acks) == 1 and "Reviewed" in acks[0]["message"]
+
+
+def test_blocked_service_can_only_sign_the_note_alone_by_explicit_choice(app: Flask, rsps: Any) -> None:
+    medicare = FakeEhr(
+        [patient(), encounter(), condition(), coverage(sopt="1", payor="Medicare Part B"), order()]
+    )
+    client, handle = launched(app, rsps, medicare)
+    documented(client, handle)
+    html = review(client, handle)
+    assert "No charge can be signed" in html and "97535" in html  # the payable alternatives are named
+    refused = client.post(f"/s/{handle}/sign", data=sign_form(html))
+    assert refused.status_code == 422 and medicare.created == []
+    done = client.post(f"/s/{handle}/sign", data=sign_form(html, note_only="yes"))
+    assert done.status_code == 303
+    assert (medicare.count("ChargeItem"), medicare.count("DocumentReference")) == (0, 1)
+    assert "Note signed" in client.get(done.headers["Location"]).get_data(as_text=True)
+
+
+def test_server_error_queues_the_write_and_a_retry_writes_it_once(app: Flask, rsps: Any) -> None:
+    ehr = FakeEhr(commercial_diabetes(), fail_next_writes=1)
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    signed = client.post(f"/s/{handle}/sign", data=sign_form(review(client, handle)))
+    page = client.get(signed.headers["Location"]).get_data(as_text=True)
+    assert "Signed, not yet written" in page and "Database unavailable" in page
+    assert ehr.count("ChargeItem") == 0
+    token = csrf_of(page)
+    retry_url = re.search(r'action="([^"]+/retry/[0-9a-f]+)"', page)[1]  # type: ignore[index]
+    assert client.post(retry_url, data={}).status_code == 400  # CSRF on the retry too
+    retried = client.post(retry_url, data={"csrf_token": token})
+    assert retried.status_code == 303
+    assert "Signed and written" in client.get(retried.headers["Location"]).get_data(as_text=True)
+    client.post(retry_url, data={"csrf_token": token})
+    assert (ehr.count("ChargeItem"), ehr.count("DocumentReference")) == (1, 1)
+
+
+def test_a_signed_draft_cannot_be_edited_any_more(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    token = documented(client, handle)
+    form = sign_form(review(client, handle))
+    client.post(f"/s/{handle}/sign", data=form)
+    late = client.post(
+        f"/s/{handle}/evaluate",
+        data=SESSION | {"draft_id": form["draft_id"]},
+        headers={"X-CSRF-Token": token},
+    )
+    assert late.status_code == 409
+
+
+def note_only_app(tmp_path: Path) -> Flask:
+    forget_capabilities()
+    config_dir = tmp_path / "profiles"
+    config_dir.mkdir()
+    write_profile(config_dir, "test-ehr", client_auth="none")
+    with (config_dir / "test-ehr.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[writeback]\nchargeitem = "none"\ndocumentreference = "create"\ntransaction = false\n')
+    return create_app(
+        {
+            "TESTING": True,
+            "SMART_EDU_DATABASE_URL": "sqlite://",
+            "SMART_EDU_LAUNCH_CONFIG": str(config_dir),
+            "SMART_EDU_BASE_URL": "https://app.test",
+            "SMART_EDU_SECRET_KEY": "test-secret",
+        }
+    )
+
+
+def test_ehr_without_charges_gets_the_note_and_a_charge_summary_csv(tmp_path: Path, rsps: Any) -> None:
+    document_context.forget()
+    app = note_only_app(tmp_path)
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    done = client.post(f"/s/{handle}/sign", data=sign_form(review(client, handle)))
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Charge summary for the biller" in page and "<td>98960</td>" in page
+    csv_url = re.search(r'href="([^"]+\.csv)"', page)[1]  # type: ignore[index]
+    csv = client.get(csv_url)
+    assert csv.mimetype == "text/csv" and "attachment" in csv.headers["Content-Disposition"]
+    lines = csv.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("patient,encounter,service_date,code") and ",98960," in lines[1]
+    assert ehr.count("ChargeItem") == 0
+    assert json.dumps(ehr.created).count("ChargeItem") == 0
