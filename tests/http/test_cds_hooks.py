@@ -147,9 +147,10 @@ def only_card(resp: Any) -> dict[str, Any]:
 
 def test_discovery_lists_the_three_services(client: FlaskClient) -> None:
     resp = client.get("/cds-services")
+    body = resp.get_json()
     assert resp.status_code == 200
-    check_discovery(resp.json)
-    assert {s["hook"] for s in resp.json["services"]} == {
+    check_discovery(body)
+    assert {s["hook"] for s in body["services"]} == {
         "patient-view",
         "encounter-start",
         "encounter-discharge",
@@ -424,3 +425,15 @@ def test_feedback_endpoint_is_protected_too(secured: FlaskClient) -> None:
     assert secured.post(url, json=body).status_code == 401
     ok = secured.post(url, json=body, headers={"Authorization": bearer(BASE + url)})
     assert ok.status_code == 200
+
+
+def test_create_app_serves_the_cds_services(tmp_path: Path) -> None:
+    from tests.http.smart_kit import make_app as make_full_app
+
+    client = make_full_app(tmp_path).test_client()
+    resp = client.get("/cds-services")
+    assert resp.status_code == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+    body = {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-27T01:00:00Z"}]}
+    assert (
+        client.post("/cds-services/patient-view/feedback", json=body).status_code == 200
+    )  # no CSRF on the API
