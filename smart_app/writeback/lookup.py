@@ -20,7 +20,7 @@ def find_existing(
     client: FhirClient, entries: Sequence[PlannedResource], *, patient_id: str, encounter_id: str | None
 ) -> dict[str, str]:
     """Map entry key -> ``Type/id`` for the entries already on the server."""
-    queries = {e.key: _query(client, e, patient_id, encounter_id) for e in entries}
+    queries = {e.key: search_params(client, e, patient_id, encounter_id) for e in entries}
     bundles: dict[str, list[dict[str, Any]]] = {}
     if len(entries) > 1 and client.supports_system("batch"):
         bundles = _batch_search(client, entries, queries)
@@ -48,7 +48,7 @@ def carries(resource: Mapping[str, Any], entry: PlannedResource) -> bool:
     )
 
 
-def _query(
+def search_params(
     client: FhirClient, entry: PlannedResource, patient_id: str, encounter_id: str | None
 ) -> list[tuple[str, str]]:
     name, _, value = entry.if_none_exist.partition("=")

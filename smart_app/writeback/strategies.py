@@ -35,10 +35,7 @@ class Written:
 
 def run_transaction(client: FhirClient, plan: WritePlan) -> list[Written]:
     """One round trip: every entry a conditional create on its identifier, linked by ``urn:uuid``."""
-    entries = [
-        transaction_entry(e.resource, full_url=e.full_url, if_none_exist=e.if_none_exist)
-        for e in plan.entries
-    ]
+    entries = transaction_entries(plan)
     answer = client.batch(entries, kind="transaction")
     items = answer.get("entry") or []
     if len(items) != len(plan.entries):
@@ -50,6 +47,13 @@ def run_transaction(client: FhirClient, plan: WritePlan) -> list[Written]:
         ref = ref_from(response.get("location"), item.get("resource"), e.resource_type)
         out.append(Written(e.key, e.resource_type, ref, created=status.startswith("201")))
     return out
+
+
+def transaction_entries(plan: WritePlan) -> list[dict[str, Any]]:
+    return [
+        transaction_entry(e.resource, full_url=e.full_url, if_none_exist=e.if_none_exist)
+        for e in plan.entries
+    ]
 
 
 def lookup_all(client: FhirClient, plan: WritePlan) -> dict[str, str]:

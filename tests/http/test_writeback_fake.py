@@ -67,6 +67,11 @@ class FakeFhir:
             rsps.add_callback(method, pattern, callback=self._handle)
         return self
 
+    def seed(self, *resources: dict[str, Any]) -> FakeFhir:
+        for r in resources:
+            self.store[f"{r['resourceType']}/{r['id']}"] = r
+        return self
+
     def of_type(self, resource_type: str) -> list[dict[str, Any]]:
         return [r for r in self.store.values() if r["resourceType"] == resource_type]
 
@@ -102,6 +107,8 @@ class FakeFhir:
     def _route(self, method: str, path: str, query: dict[str, str], body: Any, headers: Any) -> Reply:
         if method == "GET" and path == "metadata":
             return _json(200, self.caps)
+        if method == "GET" and "/" in path:
+            return self._read(path)
         if method == "GET":
             return _json(200, self._searchset(path, query))
         if path == "" and body["type"] == "transaction" and self.transactions:
@@ -157,10 +164,19 @@ class FakeFhir:
             )
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
 
+    def _read(self, path: str) -> Reply:
+        if path in self.store:
+            return _json(200, self.store[path])
+        return _json(404, _outcome("not-found", f"HAPI-2001: Resource {path} is not known"))
+
     def _batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
         answers = []
         for entry in bundle["entry"]:
             path, _, query = entry["request"]["url"].partition("?")
+            if "/" in path:
+                status, _headers, text = self._read(path)
+                answers.append({"resource": json.loads(text), "response": {"status": str(status)}})
+                continue
             answers.append(
                 {"resource": self._searchset(path, dict(parse_qsl(query))), "response": {"status": "200 OK"}}
             )
@@ -214,11 +230,15 @@ def _param_matches(resource: dict[str, Any], name: str, value: str) -> bool:
             t.get("system") == system and t.get("code") == code for t in resource["meta"].get("tag") or []
         )
     if name == "patient":
-        return resource.get("subject", {}).get("reference") in (value, f"Patient/{value}")
+        refs = [(resource.get(k) or {}).get("reference") for k in ("subject", "beneficiary", "patient")]
+        return value in refs or f"Patient/{value}" in refs
     if name in ("context", "encounter"):
-        refs = [resource.get("context", {}).get("reference")] if name == "context" else []
-        refs += [e.get("reference") for e in (resource.get("context") or {}).get("encounter") or []]
-        return value in refs
+        context = resource.get("context") or {}
+        refs = [context.get("reference"), (resource.get("encounter") or {}).get("reference")]
+        refs += (
+            [e.get("reference") for e in context.get("encounter") or []] if isinstance(context, dict) else []
+        )
+        return value in refs or f"Encounter/{value}" in refs
     if name == "-status":
         return resource.get("status") == value
     return True  # like a lenient server: unknown parameters are ignored

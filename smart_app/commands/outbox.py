@@ -1,0 +1,79 @@
+"""``smart-edu outbox list|retry [ids]``: the writes that failed, and sending them again.
+
+A retry needs the EHR's permission. Open servers need no token. For a protected server the command line has no
+launch, so it sends ``SMART_EDU_BEARER_TOKEN`` only to the issuer named in ``SMART_EDU_BEARER_TOKEN_ISSUER``
+(a token must never reach another server); otherwise the entry stays queued and the clinician retries it from
+the app, whose launch holds a token. Exit 0 all sent, 2 unknown id, 3 some still failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+
+from smart_app.db import Database
+from smart_app.fhir_client import FhirClient
+from smart_app.writeback import WriteInProgressError, list_outbox, retry_outbox_entry
+from smart_app.writeback.local_store import open_database
+from smart_app.writeback.outbox import OutboxView
+
+TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
+TOKEN_ISSUER_ENV = "SMART_EDU_BEARER_TOKEN_ISSUER"  # noqa: S105
+APP_RETRY_HINT = "the server needs a token: the clinician must retry from the app"
+
+
+def run(args: argparse.Namespace) -> int:
+    db = open_database()
+    try:
+        pending = list_outbox(db)
+        if args.action == "list":
+            for entry in pending:
+                print(json.dumps(asdict(entry), sort_keys=True))
+            return 0
+        chosen = _chosen(pending, args.ids)
+        if chosen is None:
+            return 2
+        failures = 0
+        for entry in chosen:
+            failures += 0 if _retry(db, entry) else 1
+        return 3 if failures else 0
+    finally:
+        db.dispose()
+
+
+def _chosen(pending: list[OutboxView], ids: list[str]) -> list[OutboxView] | None:
+    if not ids:
+        return pending
+    by_id = {e.id: e for e in pending}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        print(f"smart-edu outbox: no pending entry {', '.join(unknown)}", file=sys.stderr)
+        return None
+    return [by_id[i] for i in ids]
+
+
+def _retry(db: Database, entry: OutboxView) -> bool:
+    try:
+        result = retry_outbox_entry(db, client_for(entry.issuer), entry.id)
+    except WriteInProgressError:
+        print(f"{entry.id}: another process is writing it now", file=sys.stderr)
+        return False
+    if result.status != "queued-in-outbox":
+        refs = ", ".join(w.ref or w.key for w in result.resources)
+        print(f"{entry.id}: {result.status}: {refs}")
+        return True
+    hint = f" ({APP_RETRY_HINT})" if result.http_status in (401, 403) else ""
+    print(f"{entry.id}: still queued: {result.server_message}{hint}", file=sys.stderr)
+    return False
+
+
+def client_for(issuer: str) -> FhirClient:
+    """A client for the entry's server; the env token only for the issuer it was issued for."""
+    token = os.environ.get(TOKEN_ENV)
+    allowed = (os.environ.get(TOKEN_ISSUER_ENV) or "").rstrip("/")
+    if token and allowed and allowed == issuer.rstrip("/"):
+        return FhirClient(issuer, token_provider=lambda: token)
+    return FhirClient(issuer)

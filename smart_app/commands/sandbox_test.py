@@ -1,0 +1,180 @@
+"""``smart-edu sandbox-test``: the app's reads, evaluation and write path against a FHIR server, no launch.
+
+Without ``--write`` it prints the evaluation and the exact requests it would send; with ``--write`` it sends
+them through ``write_signed_service`` (the app's own path) and prints what was created or found. The draft id
+is a hash of the service record, so a rerun finds what the first run wrote, even with an empty local store.
+Exit 0 billable (and written), 1 blocked (nothing written), 2 bad input, 3 server error (with its message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from billing_rules import BadInput, catalogue, evaluate, parse_service_record
+from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
+from fhir_mappings.note import generate_note
+from smart_app.fhir_client import FhirClient, FhirError
+from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, choose_strategy
+from smart_app.writeback.config import server_takes_provenance
+from smart_app.writeback.identifiers import service_record_hash
+from smart_app.writeback.plan import build_plan
+
+EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_SERVER = 0, 1, 2, 3
+TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
+
+
+class _Refused(Exception):
+    """Bad input, phrased as the one line the user sees."""
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except _Refused as exc:
+        print(f"smart-edu sandbox-test: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FhirError as exc:
+        print(f"smart-edu sandbox-test: server error: {exc.message}", file=sys.stderr)
+        return EXIT_SERVER
+
+
+def _run(args: argparse.Namespace) -> int:
+    from smart_app.reads import read_launch_context
+
+    token = os.environ.get(TOKEN_ENV) or None
+    client = FhirClient(args.fhir_base, token_provider=(lambda: token) if token else None)
+    service = _load_service(args.service) if args.service else None
+    config = _config(args.profile, client)
+    context = read_launch_context(
+        client, patient_id=args.patient, encounter_id=args.encounter, fhir_user=None
+    ).context
+    try:
+        record = parse_service_record(service if service is not None else sample_service(context))
+    except BadInput as exc:
+        raise _Refused(f"--service {args.service or '(sample)'}: {exc}") from None
+    if record.service_date is None and context.encounter.service_date is not None:
+        record = replace(record, service_date=context.encounter.service_date)
+    evaluation = evaluate(record, context)
+    out: dict[str, Any] = {"evaluation": evaluation.to_dict()}
+    if evaluation.blocked:
+        out["written"] = None
+        print(json.dumps(out, indent=2))
+        print("smart-edu sandbox-test: blocked: nothing is written", file=sys.stderr)
+        return EXIT_BLOCKED
+    request = signed_request(args.fhir_base, args.patient, args.encounter, record, evaluation, context)
+    if not args.write:
+        return _preview(client, config, request, out)
+    return _write(client, config, request, out)
+
+
+def _preview(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
+    from smart_app.writeback.preview import planned_requests
+
+    strategy = choose_strategy(config, client, note_only=False)
+    try:
+        plan = build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
+    except WritebackConfigError as exc:
+        raise _Refused(str(exc)) from None
+    out.update(strategy=strategy, requests=planned_requests(client, plan))
+    print(json.dumps(out, indent=2))
+    return EXIT_OK
+
+
+def _write(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
+    from smart_app.writeback import write_signed_service
+    from smart_app.writeback.local_store import open_database
+
+    db = open_database()
+    try:
+        result = write_signed_service(db, client, config, request)
+    except WritebackConfigError as exc:
+        raise _Refused(str(exc)) from None
+    finally:
+        db.dispose()
+    out["result"] = result.to_dict()
+    print(json.dumps(out, indent=2))
+    if result.status == "queued-in-outbox":
+        print(f"smart-edu sandbox-test: server error: {result.server_message}", file=sys.stderr)
+        return EXIT_SERVER
+    return EXIT_OK
+
+
+def signed_request(
+    issuer: str,
+    patient_id: str,
+    encounter_id: str | None,
+    record: ServiceRecord,
+    evaluation: Evaluation,
+    context: ClinicalContext,
+) -> SignedService:
+    """The signature sandbox-test stands in for: no fhirUser, the draft id a hash of the service record."""
+    labels = {code: d.display for d in context.conditions for code in d.icd10 if d.display}
+    codes = {line.code for line in evaluation.charge_lines} | {record.code}
+    code_text = {c.code: c.paraphrase for c in catalogue() if c.code in codes}
+    provider = context.encounter.service_provider or ""
+    return SignedService(
+        issuer=issuer,
+        patient_id=patient_id,
+        encounter_id=encounter_id,
+        fhir_user=None,
+        organization=provider if provider.startswith("Organization/") else None,
+        record=record,
+        evaluation=evaluation,
+        note_text=generate_note(
+            record,
+            charge_lines=evaluation.charge_lines,
+            diagnosis_labels=labels,
+            code_text=code_text.get(record.code),
+        ),
+        draft_id=service_record_hash(record),
+        diagnosis_labels=labels,
+        code_text=code_text,
+    )
+
+
+def sample_service(context: ClinicalContext) -> dict[str, Any]:
+    """A 30-minute individual 98960 session; it links the encounter's first ICD-10-CM diagnosis, if any."""
+    first = next((code for d in context.conditions for code in d.icd10), None)
+    return {
+        "code": "98960",
+        "minutes": 30,
+        "curriculum": "sandbox-test sample curriculum",
+        "topics": ["self-monitoring", "action plan"],
+        "response": "teach-back correct",
+        "diagnoses": [first] if first else [],
+        "provider_role": "RN",
+    }
+
+
+def _load_service(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _Refused(f"--service {path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Refused(f"--service {path}: cannot read JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise _Refused(f"--service {path}: a JSON object is expected")
+    return data
+
+
+def _config(profile_name: str | None, client: FhirClient) -> WritebackConfig:
+    if not profile_name:
+        return WritebackConfig.from_capabilities(client)
+    from smart_app.profiles import ProfileError, load_profiles
+    from smart_app.resources import launch_config_dir
+
+    try:
+        profiles = load_profiles(os.environ.get("SMART_EDU_LAUNCH_CONFIG") or launch_config_dir())
+    except ProfileError as exc:
+        raise _Refused(f"--profile {profile_name}: {exc}") from None
+    profile = profiles.by_name(profile_name)
+    if profile is None:
+        raise _Refused(f"--profile {profile_name}: no such launch profile")
+    return WritebackConfig.from_profile(profile.writeback)
