@@ -101,9 +101,10 @@ def evaluate(
     policy.units = compute_units(record, policy.code, policy.payer.get("unit_method", ""), rules, on)
     for check in CHECKS:
         findings.extend(check(record, context, policy))
-    findings.extend(policy.extra)
     lines = _lines(record, policy)
-    return _result(findings, lines, estimate_for(lines, policy), rules)
+    estimate = estimate_for(lines, policy)
+    findings.extend(policy.extra)
+    return _result(findings, lines, estimate, rules)
 
 
 def _lines(record: ServiceRecord, policy: Policy) -> tuple[ChargeLine, ...]:

@@ -29,8 +29,18 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     for line in lines:
         entry = _range(policy, line.code)
         if entry is None:
+            _say_out_of_period(policy, line.code)
             return None
         low += entry["low"] * line.units
         high += entry["high"] * line.units
         bases.append(f"{line.code}: {entry['source']} (checked {entry['checked'].isoformat()})")
     return Estimate(payer_class=policy.payer_class, low=low, high=high, basis="; ".join(dict.fromkeys(bases)))
+
+
+def _say_out_of_period(policy: Policy, code: str) -> None:
+    """A range exists for this payer class and code, but not for this date: say so instead of going silent."""
+    known = [e for e in policy.rules.entries("estimate") if e["payer_class"] == policy.payer_class]
+    periods = [f"{e['effective_from']}..{e['effective_to']}" for e in known if code in e["codes"]]
+    if periods:
+        used = f"no estimate (ranges on file: {', '.join(periods)})"
+        policy.extra.append(policy.finding("rules.out-of-period", table=f"{code} estimate range", used=used))
