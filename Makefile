@@ -26,6 +26,7 @@ lint: setup
 
 # The test command: lint, type check, then every test (unit, HTTP, end-to-end in a real browser).
 test: setup browser lint
+	@[ -f node_modules/axe-core/axe.min.js ] || npm install --no-save --no-audit --no-fund --no-package-lock axe-core@4  # accessibility checks in the browser tests
 	$(BIN)/python -m pytest
 
 unit: setup
