@@ -362,3 +362,43 @@ def test_coverage_outside_its_period_on_the_encounter_date_is_left_out() -> None
     ctx = context_from_resources(us_core_resources(), patient_id="example", encounter_id="example-1")
     assert ctx.payer.coverage_id is None and ctx.payer.payer_class == "unknown"
     assert any("outside its period" in n for n in ctx.read_notes)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every nested location (dict keys, list indices) inside a JSON value."""
+    out: list[tuple[Any, ...]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in items:
+        out.append((*prefix, key))
+        out.extend(_paths(child, (*prefix, key)))
+    return out
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    copied = copy.deepcopy(value)
+    target = copied
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = new
+    return copied
+
+
+def test_wrong_types_at_every_nested_location_never_raise() -> None:
+    resources = us_core_resources()
+    checked = 0
+    for index, resource in enumerate(resources):
+        for path in _paths(resource):
+            if path == ("resourceType",):
+                continue
+            for bad in (None, 5, "x", [], {}):
+                mutated = list(resources)
+                mutated[index] = _replaced(resource, path, bad)
+                ctx = context_from_resources(
+                    mutated,
+                    patient_id="example",
+                    encounter_id="example-1",
+                    practitioner_ref="Practitioner/practitioner-1",
+                )
+                assert isinstance(ctx, ClinicalContext)
+                checked += 1
+    assert checked > 1000
