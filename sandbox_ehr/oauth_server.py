@@ -249,7 +249,7 @@ class SandboxAuthServer(AuthorizationServer):
                 client_id=request.client.get_client_id(),
                 scope=token.get("scope", ""),
                 context=context,
-                expires_in=int(token["expires_in"]),
+                expires_in=int(token.get("expires_in") or 0),
                 refresh_token=token.get("refresh_token"),
                 refresh_expires_at=time.time() + self.sandbox.config.refresh_token_lifetime,
             )

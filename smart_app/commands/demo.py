@@ -1,0 +1,91 @@
+"""``smart-edu demo``: the sandbox EHR and the app on loopback, wired together, until Ctrl-C or SIGTERM.
+
+This command is the one place in ``smart_app`` that loads ``sandbox_ehr`` (lazily, by name): the app itself
+never depends on the sandbox. werkzeug's threaded server is fine for a demo; real use is ``smart-edu serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import secrets
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from smart_app import create_app
+
+
+def _sandbox() -> tuple[Any, Any, Any, Any]:
+    names = ("sandbox_ehr.app", "sandbox_ehr.config", "sandbox_ehr.server", "sandbox_ehr.wiring")
+    return tuple(importlib.import_module(n) for n in names)  # type: ignore[return-value]
+
+
+def _signing_key(data_dir: Path) -> str:
+    """The sandbox's id_token key, created once per data dir (owner-only file) so tokens survive a restart."""
+    from joserfc.jwk import RSAKey
+
+    path = data_dir / "sandbox-signing-key.pem"
+    if not path.exists():
+        pem = RSAKey.generate_key(2048, private=True).as_pem(private=True)
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+    return path.read_text(encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    sandbox_app, sandbox_config, server, wiring = _sandbox()
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="smart-edu-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app_listener = server.ServerThread(args.host, args.app_port)
+    ehr_listener = server.ServerThread(args.host, args.ehr_port)
+    loopback = args.host == "127.0.0.1"
+    ehr_base = (
+        wiring.ehr_base_url(ehr_listener.port) if loopback else f"http://{args.host}:{ehr_listener.port}"
+    )
+    app_base = (
+        wiring.app_base_url(app_listener.port) if loopback else f"http://{args.host}:{app_listener.port}"
+    )
+
+    secret = secrets.token_urlsafe(32)
+    os.environ[wiring.SECRET_ENV] = secret
+    config = sandbox_config.SandboxConfig(
+        base_url=ehr_base,
+        database=str(data_dir / "sandbox.sqlite3"),
+        signing_key_pem=_signing_key(data_dir),
+        clients=[wiring.app_client(app_base, secret)],
+    )
+    profiles = data_dir / "launch_config"
+    wiring.write_launch_profile(profiles, config.fhir_base, frame_ancestors=(ehr_base,))
+    app = create_app({
+        "SMART_EDU_LAUNCH_CONFIG": str(profiles),
+        "SMART_EDU_DATABASE_URL": f"sqlite:///{data_dir / 'app.sqlite3'}",
+        "SMART_EDU_SECRET_KEY": secrets.token_hex(32),
+        "SMART_EDU_BASE_URL": app_base,
+    })  # fmt: skip
+    ehr_listener.serve(sandbox_app.create_sandbox_app(config))
+    app_listener.serve(app)
+    print(f"Sandbox EHR launcher: {config.base_url}/", flush=True)
+    print(f"FHIR base (iss):      {config.fhir_base}", flush=True)
+    print(f"App:                  {app_base}   (data in {data_dir})", flush=True)
+    print("Open the launcher, pick a patient and press 'EHR launch'. Ctrl-C stops both.", flush=True)
+    _wait_for_stop()
+    app_listener.stop()
+    ehr_listener.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    while not stop.wait(0.5):
+        pass
