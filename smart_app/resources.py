@@ -1,34 +1,30 @@
 """Where the shipped templates and launch profiles are, in a source checkout and in an installed wheel.
 
-The wheel carries them as the packages ``smart_app.templates`` and ``smart_app.launch_config`` (pyproject
-``package-dir``); an editable install does not map those names, so the repository folders are the fallback.
+The wheel carries them inside the package as ``smart_app/templates`` and ``smart_app/launch_config``
+(pyproject ``package-dir``); in a checkout (and an editable install) they are the repository's top-level
+folders. The installed location wins, so a wheel never reads a checkout lying around.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_REPO_ROOT = _PACKAGE.parent
 
 
-def _package_dir(package: str, repo_folder: str) -> Path:
-    try:
-        found = Path(str(importlib.resources.files(package)))
-        if found.is_dir():
-            return found
-    except ModuleNotFoundError:
-        pass
-    return _REPO_ROOT / repo_folder
+def _data_dir(name: str) -> Path:
+    inside = _PACKAGE / name
+    return inside if inside.is_dir() else _REPO_ROOT / name
 
 
 def templates_dir() -> Path:
-    return _package_dir("smart_app.templates", "templates")
+    return _data_dir("templates")
 
 
 def launch_config_dir() -> Path:
-    return _package_dir("smart_app.launch_config", "launch_config")
+    return _data_dir("launch_config")
 
 
 def static_dir() -> Path:
-    return Path(__file__).resolve().parent / "static"
+    return _PACKAGE / "static"
