@@ -121,7 +121,11 @@ def choose_strategy(config: WritebackConfig, client: FhirClient, *, note_only: b
 
 def server_takes_provenance(config: WritebackConfig, client: FhirClient) -> bool:
     """Provenance only where the profile allows it and the CapabilityStatement lists Provenance create."""
-    return config.provenance and _has(client.resource_capability("Provenance") or {}, "create")
+    return config.provenance and server_lists_create(client, "Provenance")
+
+
+def server_lists_create(client: FhirClient, resource_type: str) -> bool:
+    return _has(client.resource_capability(resource_type) or {}, "create")
 
 
 def _has(resource_caps: Mapping[str, Any], interaction: str) -> bool:

@@ -7,6 +7,7 @@ resources with the same identifiers. It never holds a token.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -18,6 +19,7 @@ from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfi
 from smart_app.writeback.identifiers import business_id, placeholder_url
 
 APP_VERSION = "0.1.0"
+_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 
 class BlockedChargeError(ValueError):
@@ -98,8 +100,8 @@ def build_plan(
     ctx = write.WriteContext(
         patient_id=request.patient_id,
         encounter_id=request.encounter_id,
-        author_ref=request.fhir_user,
-        organization_ref=request.organization,
+        author_ref=same_server_ref(request.fhir_user, request.issuer),
+        organization_ref=_organization(same_server_ref(request.organization, request.issuer)),
         recorded=request.signed_at or datetime.now(UTC),
         start=request.start,
         end=request.end,
@@ -135,6 +137,22 @@ def build_plan(
         entries=entries,
         charge_summary=[_summary_line(c, request, service_date) for c in request.evaluation.charge_lines],
     )
+
+
+def same_server_ref(ref: str | None, issuer: str) -> str | None:
+    """``Type/id`` for a reference on the issuer's server (fhirUser is often absolute); else None.
+
+    References between resources on one server are relative (DESIGN.md §3); a display text or a reference to
+    another server is never written as if it were one of the EHR's resources."""
+    if not ref:
+        return None
+    base = issuer.rstrip("/") + "/"
+    relative = ref[len(base) :] if ref.startswith(base) else ref
+    return relative if _RELATIVE_REF.match(relative) else None
+
+
+def _organization(ref: str | None) -> str | None:
+    return ref if ref and ref.startswith("Organization/") else None
 
 
 def _charge_entry(

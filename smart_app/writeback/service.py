@@ -8,13 +8,18 @@ the whole request to the outbox with the server's own message; nothing is lost a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
 from smart_app.writeback import audit, ledger, outbox
-from smart_app.writeback.config import WritebackConfig, choose_strategy, server_takes_provenance
+from smart_app.writeback.config import (
+    WritebackConfig,
+    choose_strategy,
+    server_lists_create,
+    server_takes_provenance,
+)
 from smart_app.writeback.plan import SignedService, WritePlan, build_plan
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
@@ -82,6 +87,7 @@ def retry_outbox_entry(db: Database, client: FhirClient, entry_id: str) -> Write
 
 
 def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResult:
+    plan = fit_to_server(plan, client)
     claim = ledger.claim_job(db, plan.write_key)
     if claim.kind == "busy":
         claim = ledger.wait_for_job(db, plan.write_key)
@@ -112,6 +118,14 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
     outbox.mark_done(db, plan.write_key)
     _finish(db, plan, result, status)
     return result
+
+
+def fit_to_server(plan: WritePlan, client: FhirClient) -> WritePlan:
+    """Leave Provenance out where the server's CapabilityStatement does not list Provenance create: sending it
+    would fail the whole write, and the audit log still records who wrote what."""
+    if all(e.key != "provenance" for e in plan.entries) or server_lists_create(client, "Provenance"):
+        return plan
+    return replace(plan, entries=[e for e in plan.entries if e.key != "provenance"])
 
 
 def _run(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:

@@ -15,7 +15,9 @@ from smart_app.writeback import (
     BlockedChargeError,
     WritebackConfig,
     audit,
+    build_plan,
     charge_summary_csv,
+    execute_plan,
     list_outbox,
     pending_for_draft,
     retry_outbox_entry,
@@ -275,3 +277,22 @@ def test_audit_rows_say_who_what_when_and_outcome_without_note_text(db, rsps) ->
     assert final["what"]["charges"] == [{"code": "98960", "units": 1}]
     assert {w["ref"] for w in final["what"]["written"]} == {r.ref for r in result.resources}
     assert "SECRET-NOTE-BODY" not in str(rows)
+
+
+def test_provenance_is_left_out_where_the_server_does_not_take_it(db, rsps) -> None:
+    caps = hapi_caps()
+    caps["rest"][0]["resource"] = [r for r in caps["rest"][0]["resource"] if r["type"] != "Provenance"]
+    fake = FakeFhir(caps).install(rsps)
+    plan = build_plan(signed(), HAPI, "transaction")  # a caller that did not ask the server first
+    assert plan.entries[-1].key == "provenance"
+    assert execute_plan(db, client(), plan).status == "written"
+    one_each(fake, provenance=0)
+
+
+def test_fhir_user_is_written_relative_and_display_texts_never_become_references(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    request = signed(fhir_user=f"{BASE}/Practitioner/practitioner-1", organization="Acme Clinic")
+    write_signed_service(db, client(), HAPI, request)
+    [charge] = fake.of_type("ChargeItem")
+    assert charge["enterer"] == {"reference": "Practitioner/practitioner-1"}
+    assert "performingOrganization" not in charge
