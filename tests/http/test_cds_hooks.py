@@ -22,6 +22,7 @@ from joserfc.jwk import ECKey
 
 from fhir_mappings.write import identifier
 from smart_app.cds_hooks import bp, store
+from smart_app.cds_hooks.services import BY_ID
 from smart_app.db import Database
 from smart_app.writeback import audit
 from tests.conftest import load_json
@@ -236,29 +237,46 @@ def test_spec_example_request_gets_a_valid_answer(client: FlaskClient) -> None:
     resp = call(client, "patient-view", body)
     assert resp.status_code == 200
     check_response(resp.json)
+    assert resp.json["cards"] == []  # anemia (D64.9) is no self-management family and nothing is ordered
+    body["prefetch"]["orders"] = searchset([load_json("fixtures/servicerequest.us-core-rehab-referral.json")])
+    body["prefetch"]["orders"]["entry"][0]["resource"].update(subject={"reference": "Patient/1288992"})
+    body["prefetch"]["orders"]["entry"][0]["resource"]["code"]["text"] = (
+        "Alcohol use self-management education"
+    )
+    card = only_card(call(client, "patient-view", body))
+    assert card["summary"].startswith("Ordered education")
 
 
 # -- without prefetch: one batch to fhirServer ---------------------------------------------------------------
 
 
 @responses.activate
-def test_without_prefetch_the_data_is_read_in_one_batch(client: FlaskClient) -> None:
-    prefetch = seeded_prefetch(*DM)
-    keys = list(prefetch)
+@pytest.mark.parametrize(
+    ("hook", "expect"),
+    [("patient-view", "98960"), ("encounter-start", "98960"), ("encounter-discharge", "ordered")],
+)
+def test_without_prefetch_the_data_is_read_in_one_batch(client: FlaskClient, hook: str, expect: str) -> None:
+    served = seeded_prefetch(*DM, discharge=True)
+    keys = list(BY_ID[hook].prefetch)
     responses.post(
         FHIR + "/",
         json={
             "resourceType": "Bundle",
             "type": "batch-response",
-            "entry": [{"response": {"status": "200 OK"}, "resource": prefetch[k]} for k in keys],
+            "entry": [
+                {"response": {"status": "200 OK"}, **({"resource": served[k]} if served[k] else {})}
+                for k in keys
+            ],
         },
     )
-    card = only_card(call(client, "patient-view", hook_request("patient-view", *DM, None)))
-    assert "98960" in card["summary"]
+    card = only_card(call(client, hook, hook_request(hook, *DM, None)))
+    assert expect in card["summary"]
     assert len(responses.calls) == 1
     sent = responses.calls[0].request
     assert sent.headers["Authorization"] == "Bearer hook-token-123"
-    assert json.loads(sent.body or b"{}")["type"] == "batch"
+    batch = json.loads(sent.body or b"{}")
+    assert batch["type"] == "batch" and all(e["request"]["method"] == "GET" for e in batch["entry"])
+    assert len(batch["entry"]) == len(keys)
 
 
 def test_412_without_prefetch_and_without_fhir_access(client: FlaskClient) -> None:
