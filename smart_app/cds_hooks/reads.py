@@ -64,10 +64,8 @@ def gather(
     service: CdsService, request: Mapping[str, Any], *, client_factory: ClientFactory = default_client
 ) -> HookData:
     """Resources for every prefetch key of ``service``; raises DataUnavailable (→ 412) for required gaps."""
-    context = request.get("context") if isinstance(request.get("context"), Mapping) else {}
-    assert isinstance(context, Mapping)
-    prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), Mapping) else {}
-    assert isinstance(prefetch, Mapping)
+    context = _mapping(request.get("context"))
+    prefetch = _mapping(request.get("prefetch"))
     data = HookData()
     todo: dict[str, str] = {}
     for key, template in service.prefetch.items():
@@ -106,6 +104,10 @@ def resources_of(value: Any) -> list[dict[str, Any]]:
             out.extend(resources_of(res) if isinstance(res, Mapping) else [])
         return out
     return [dict(value)] if value.get("resourceType") else []
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _is_outcome(value: Any) -> bool:
@@ -151,7 +153,10 @@ def _fetch(
             data.by_key[key] = []
             got.add(key)
         elif status.startswith("2") and isinstance(resource, Mapping) and not _is_outcome(resource):
-            data.by_key[key] = _all_pages(client, resource, data)
+            try:
+                data.by_key[key] = _all_pages(client, resource, data)
+            except FhirError:
+                continue  # a next page failed: the key stays a gap (412 if required), never half a list
             got.add(key)
     data.fetched.extend(sorted(got))
     return got
@@ -187,9 +192,9 @@ def _fetch_parallel(
         client = factory(server, token)  # one client (and HTTP session) per thread
         try:
             body = client.request("GET", url).body
+            return _all_pages(client, body, data) if body else []
         except FhirError as exc:
             return [] if exc.status == 404 else None
-        return _all_pages(client, body, data) if body else []
 
     keys = list(todo)
     with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(keys))) as pool:

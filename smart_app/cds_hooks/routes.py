@@ -18,7 +18,7 @@ from flask.blueprints import BlueprintSetupState
 from smart_app.cds_hooks import store
 from smart_app.cds_hooks.auth import ClientAuthError, Verifier, load_clients
 from smart_app.cds_hooks.hooks import answer
-from smart_app.cds_hooks.reads import DataUnavailable, default_client
+from smart_app.cds_hooks.reads import DataUnavailable
 from smart_app.cds_hooks.services import BY_ID, discovery_document
 from smart_app.db import Database
 
@@ -41,7 +41,6 @@ def _setup(state: BlueprintSetupState) -> None:
     settings: dict[str, Any] = {
         "verifier": None,
         "origins": [o for o in str(origins).replace(",", " ").split() if o],
-        "client_factory": app.config.get("SMART_EDU_CDS_CLIENT_FACTORY") or default_client,
     }
     if path:
         db = _db(app)
@@ -132,7 +131,7 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
         return _error(400, problem)
     assert isinstance(body, dict)
     try:
-        result = answer(service, body, base_url=app_base_url(), client_factory=_settings()["client_factory"])
+        result = answer(service, body, base_url=app_base_url())
     except DataUnavailable as exc:
         return _error(412, f"{exc.reason}: {', '.join(exc.missing)}")
     if result.issued:

@@ -208,3 +208,16 @@ def test_prefetch_values_are_tolerated_in_every_shape() -> None:
     assert resources_of(
         load_json("fixtures/cds-hooks.patient-view-request.json")["prefetch"]["patientToGreet"]
     )
+
+
+@responses.activate
+def test_a_failing_next_page_is_a_gap_not_half_a_list() -> None:
+    first = searchset({"resourceType": "Condition", "id": "c1"})
+    first["link"] = [{"relation": "next", "url": f"{FHIR}?page=2"}]
+    responses.post(BATCH, json=batch_response(first))
+    responses.get(f"{FHIR}?page=2", status=500, json={"resourceType": "OperationOutcome", "issue": []})
+    prefetch = full_prefetch()
+    del prefetch["conditions"]
+    with pytest.raises(DataUnavailable) as err:
+        gather(PV, request(prefetch))
+    assert err.value.missing == ["conditions"]
