@@ -56,6 +56,7 @@ class PlannedResource:
     if_none_exist: str
     resource: dict[str, Any]
     operation_body: dict[str, Any] | None = None  # Oracle $create Parameters for a charge
+    method: str = "POST"  # PUT Provenance/<identifier> where the server creates on update (idempotent)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from smart_app.writeback.strategies import transaction_entries
 def planned_requests(client: FhirClient, plan: WritePlan) -> list[dict[str, Any]]:
     base = client.base_url
     if plan.strategy == "transaction":
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": transaction_entries(plan)}
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": transaction_entries(plan, base)}
         return [{"method": "POST", "url": f"{base}/", "body": bundle}]
     out: list[dict[str, Any]] = []
     plain = [e for e in plan.entries if e.key != "provenance" and e.operation_body is None]
@@ -33,6 +33,10 @@ def planned_requests(client: FhirClient, plan: WritePlan) -> list[dict[str, Any]
     for e in plan.entries:
         if e.operation_body is not None:
             out.append({"method": "POST", "url": f"{base}/ChargeItem/$create", "body": e.operation_body})
+        elif e.method == "PUT":
+            out.append(
+                {"method": "PUT", "url": f"{base}/{e.resource_type}/{e.resource['id']}", "body": e.resource}
+            )
         else:
             out.append({"method": "POST", "url": f"{base}/{e.resource_type}", "body": e.resource})
     return out

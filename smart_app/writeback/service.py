@@ -121,11 +121,19 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
 
 
 def fit_to_server(plan: WritePlan, client: FhirClient) -> WritePlan:
-    """Leave Provenance out where the server's CapabilityStatement does not list Provenance create: sending it
-    would fail the whole write, and the audit log still records who wrote what."""
-    if all(e.key != "provenance" for e in plan.entries) or server_lists_create(client, "Provenance"):
+    """Adapt Provenance to the server's CapabilityStatement. Where it does not list Provenance create, leave
+    it out (sending it would fail the whole write; the audit log still says who wrote what). Where it creates
+    on update, write it with ``PUT Provenance/<key>``: idempotent without a search (Provenance has no
+    identifier, and not every server searches ``_tag``)."""
+    prov = next((e for e in plan.entries if e.key == "provenance"), None)
+    if prov is None:
         return plan
-    return replace(plan, entries=[e for e in plan.entries if e.key != "provenance"])
+    if not server_lists_create(client, "Provenance"):
+        return replace(plan, entries=[e for e in plan.entries if e.key != "provenance"])
+    if (client.resource_capability("Provenance") or {}).get("updateCreate") and prov.method != "PUT":
+        put = replace(prov, method="PUT", resource={**prov.resource, "id": prov.identifier})
+        return replace(plan, entries=[put if e.key == "provenance" else e for e in plan.entries])
+    return plan
 
 
 def _run(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:

@@ -35,7 +35,7 @@ class Written:
 
 def run_transaction(client: FhirClient, plan: WritePlan) -> list[Written]:
     """One round trip: every entry a conditional create on its identifier, linked by ``urn:uuid``."""
-    entries = transaction_entries(plan)
+    entries = transaction_entries(plan, client.base_url)
     answer = client.batch(entries, kind="transaction")
     items = answer.get("entry") or []
     if len(items) != len(plan.entries):
@@ -45,20 +45,29 @@ def run_transaction(client: FhirClient, plan: WritePlan) -> list[Written]:
         response = item.get("response") or {}
         status = str(response.get("status", ""))
         ref = ref_from(response.get("location"), item.get("resource"), e.resource_type)
-        out.append(Written(e.key, e.resource_type, ref, created=status.startswith("201")))
+        out.append(
+            Written(e.key, e.resource_type, ref, created=status.startswith("201") or e.method == "PUT")
+        )
     return out
 
 
-def transaction_entries(plan: WritePlan) -> list[dict[str, Any]]:
-    return [
-        transaction_entry(e.resource, full_url=e.full_url, if_none_exist=e.if_none_exist)
-        for e in plan.entries
-    ]
+def transaction_entries(plan: WritePlan, base_url: str) -> list[dict[str, Any]]:
+    """Conditional creates linked by ``urn:uuid``; a PUT entry carries its own id and the server URL."""
+    out = []
+    for e in plan.entries:
+        if e.method == "PUT":
+            url = f"{e.resource_type}/{e.resource['id']}"
+            request = {"method": "PUT", "url": url}
+            out.append({"fullUrl": f"{base_url}/{url}", "resource": e.resource, "request": request})
+        else:
+            out.append(transaction_entry(e.resource, full_url=e.full_url, if_none_exist=e.if_none_exist))
+    return out
 
 
 def lookup_all(client: FhirClient, plan: WritePlan) -> dict[str, str]:
-    """What of the plan is already on the server (used after a lost transaction response)."""
-    plain = [e for e in plan.entries if e.operation_body is None]
+    """What of the plan is already on the server (used after a lost transaction response). A PUT entry is not
+    looked up: sending it again is harmless, so the caller resends when anything is not found."""
+    plain = [e for e in plan.entries if e.operation_body is None and e.method == "POST"]
     found = find_existing(client, plain, patient_id=plan.patient_id, encounter_id=plan.encounter_id)
     for e in plan.entries:
         if e.operation_body is not None and (ref := oracle.find_charge(client, plan, e)):
@@ -101,7 +110,7 @@ def _lookup(
     for e in todo:
         if e.operation_body is not None and (ref := oracle.find_charge(client, plan, e)):
             found[e.key] = ref
-    prov = next((e for e in todo if e.key == "provenance"), None)
+    prov = next((e for e in todo if e.key == "provenance" and e.method == "POST"), None)
     if prov is not None and (found or known):
         found.update(
             find_existing(client, [prov], patient_id=plan.patient_id, encounter_id=plan.encounter_id)
@@ -116,6 +125,10 @@ def _create(
     try:
         if e.operation_body is not None:
             ref = oracle.create_charge(client, plan, e)
+        elif e.method == "PUT":
+            url = f"{e.resource_type}/{e.resource['id']}"
+            client.request("PUT", url, json=resolve(e.resource, refs), retry=True)  # idempotent by id
+            ref = url
         else:
             ref = _ref_of(client.create(resolve(e.resource, refs)), e.resource_type)
     except FhirTransportError:

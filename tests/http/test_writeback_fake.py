@@ -63,7 +63,7 @@ class FakeFhir:
 
     def install(self, rsps: responses.RequestsMock) -> FakeFhir:
         pattern = re.compile(re.escape(BASE) + r"(/.*)?$")
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "PUT"):
             rsps.add_callback(method, pattern, callback=self._handle)
         return self
 
@@ -107,6 +107,10 @@ class FakeFhir:
     def _route(self, method: str, path: str, query: dict[str, str], body: Any, headers: Any) -> Reply:
         if method == "GET" and path == "metadata":
             return _json(200, self.caps)
+        if method == "PUT" and path.count("/") == 1:
+            created = path not in self.store
+            self.store[path] = {**body, "id": path.split("/")[1]}
+            return _json(201 if created else 200, self.store[path], self.store[path])
         if method == "GET" and "/" in path:
             return self._read(path)
         if method == "GET":
@@ -157,7 +161,12 @@ class FakeFhir:
             resource = json.loads(_replace(json.dumps(entry["resource"]), resolved))
             condition = dict(parse_qsl(entry["request"].get("ifNoneExist", "")))
             matches = self._matches(resource["resourceType"], condition) if condition else []
-            saved, status = (matches[0], "200 OK") if matches else (self._save(resource), "201 Created")
+            if entry["request"]["method"] == "PUT":
+                created = entry["request"]["url"] not in self.store
+                saved = self.store[entry["request"]["url"]] = resource
+                status = "201 Created" if created else "200 OK"
+            else:
+                saved, status = (matches[0], "200 OK") if matches else (self._save(resource), "201 Created")
             resolved[entry["fullUrl"]] = f"{saved['resourceType']}/{saved['id']}"
             answers.append(
                 {"response": {"status": status, "location": f"{resolved[entry['fullUrl']]}/_history/1"}}

@@ -296,3 +296,18 @@ def test_fhir_user_is_written_relative_and_display_texts_never_become_references
     [charge] = fake.of_type("ChargeItem")
     assert charge["enterer"] == {"reference": "Practitioner/practitioner-1"}
     assert "performingOrganization" not in charge
+
+
+@pytest.mark.parametrize("config", [HAPI, HAPI_NO_TX], ids=["transaction", "sequential"])
+def test_provenance_is_put_by_id_where_the_server_creates_on_update(db, rsps, tmp_path, config) -> None:
+    caps = hapi_caps()
+    next(r for r in caps["rest"][0]["resource"] if r["type"] == "Provenance")["updateCreate"] = True
+    fake = FakeFhir(caps).install(rsps)
+    first = write_signed_service(db, client(), config, signed())
+    fresh = new_db(tmp_path / "empty.db")
+    again = write_signed_service(fresh, client(), config, signed())
+    fresh.dispose()
+    assert first.status == "written" and first.ref("provenance") == again.ref("provenance")
+    assert str(first.ref("provenance")).startswith("Provenance/prov-")
+    one_each(fake)
+    assert not [c for c in fake.calls if "_tag" in c[1]]
