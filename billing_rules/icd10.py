@@ -14,7 +14,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
-_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_SHAPE = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
 
 @dataclass(frozen=True)

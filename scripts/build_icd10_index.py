@@ -29,7 +29,7 @@ def build() -> int:
     for code in icd.get_all_codes(True):
         if icd.is_chapter_or_block(code):
             continue
-        description = icd.get_description(code).replace("\t", " ").replace("\n", " ")
+        description = icd.get_description(code).replace("\n", " ")
         lines.append(f"{code}\t{1 if icd.is_leaf(code) else 0}\t{description}")
     data = ("\n".join(lines) + "\n").encode("utf-8")
     OUT.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
