@@ -18,11 +18,23 @@ from datetime import date
 
 import billing_rules
 from billing_rules.model import ClinicalContext, Diagnosis, Evaluation, Finding, Order, ServiceRecord
+from smart_app.cds_hooks.cards import md_escape
 from smart_app.cds_hooks.ours import is_education_order
 
 DEFAULT_CODE = "98960"
 EDUCATION_GROUPS = ("self-management education", "group education", "caregiver training")
-CHART_RULES = ("payer.", "provider.", "order.", "dx.", "patient.deceased", "duplicate.", "rules.")
+CHART_RULES = (
+    "payer.",
+    "provider.",
+    "order.",
+    "dx.",
+    "patient.deceased",
+    "duplicate.",
+    "rules.not-evaluated",
+)
+# Findings about the rule data itself (e.g. no code set loaded for the date): true, but nothing the clinician
+# can fix; they are shown as a footnote and never raise the card's indicator.
+DATA_RULES = ("rules.out-of-period",)
 UNIT_MINUTES = {"timed-30": 30, "timed-15": 15, "caregiver-30": 30}
 PAYER_LABELS = {
     "medicare": "Medicare",
@@ -121,6 +133,11 @@ def chart_findings(evaluation: Evaluation) -> list[Finding]:
     ]
 
 
+def data_notes(evaluation: Evaluation) -> str:
+    notes = [f"Rule data: {md_escape(f.message)}" for f in evaluation.findings if f.rule in DATA_RULES]
+    return "\n\n".join(dict.fromkeys(notes))
+
+
 def alternative_codes(finding: Finding, code: str) -> tuple[str, ...]:
     """The codes a ``payer.not-covered`` prompt names as payable routes (the rules data's own list)."""
     found = [c for c in _CODE_TOKEN.findall(finding.prompt) if c != code]
@@ -137,8 +154,6 @@ def family_label(supports: Sequence[Support]) -> str | None:
 
 
 def findings_markdown(findings: Iterable[Finding]) -> str:
-    from smart_app.cds_hooks.cards import md_escape
-
     lines = []
     for f in findings:
         label = {"block": "Must fix", "warn": "Check", "info": "Note"}[f.severity]

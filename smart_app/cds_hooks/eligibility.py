@@ -11,6 +11,7 @@ from smart_app.cds_hooks.advice import (
     Advice,
     alternative_codes,
     chart_findings,
+    data_notes,
     education_orders,
     family_label,
     findings_markdown,
@@ -44,7 +45,7 @@ def advise(ctx: ClinicalContext, *, today: date) -> list[Advice]:
                 kind="payable-routes",
                 indicator="info",
                 summary=shorten(f"{payer} does not pay {code} separately; payable routes: {listed}"),
-                detail=_detail(family, code, payer, findings, None),
+                detail=_detail(family, code, payer, findings, None, data_notes(evaluation)),
                 code=code,
                 codes=routes,
                 findings=tuple(findings),
@@ -63,7 +64,7 @@ def advise(ctx: ClinicalContext, *, today: date) -> list[Advice]:
             kind="billable-education",
             indicator="warning" if findings else "info",
             summary=shorten(summary),
-            detail=_detail(family, code, payer, findings, evaluation.estimate),
+            detail=_detail(family, code, payer, findings, evaluation.estimate, data_notes(evaluation)),
             code=code,
             codes=(code,),
             findings=tuple(findings),
@@ -80,7 +81,12 @@ def _per_unit(evaluation: Evaluation) -> str:
 
 
 def _detail(
-    family: str | None, code: str, payer: str, findings: list[Finding], estimate: Estimate | None
+    family: str | None,
+    code: str,
+    payer: str,
+    findings: list[Finding],
+    estimate: Estimate | None,
+    notes: str,
 ) -> str:
     reason = (
         f"This patient has {md_escape(family)}, which typically supports self-management education."
@@ -94,6 +100,8 @@ def _detail(
         parts.append(findings_markdown(findings))
     if estimate is not None and estimate.high:
         parts.append(f"Estimate per unit (not a price): {md_escape(estimate.basis)}")
+    if notes:
+        parts.append(notes)
     parts.append(
         "Open the app to document the session: it checks minutes, curriculum and diagnoses as you go."
     )

@@ -164,3 +164,10 @@ def test_discharge_charge_on_another_encounter_is_not_ours_to_check() -> None:
 def test_discharge_completed_order_without_documentation_is_quiet() -> None:
     done = Order("sr2", text="Diabetes self-management education", status="completed")
     assert discharge.advise(ctx(orders=(done,)), [], [], encounter_id="e1", today=TODAY) == []
+
+
+def test_rule_data_gaps_are_a_footnote_not_a_warning() -> None:
+    today_visit = EncounterInfo(id="e1", status="in-progress", start="2026-11-27T09:00:00-08:00")
+    (advice,) = eligibility.advise(ctx(encounter=today_visit), today=date(2026, 11, 27))
+    assert advice.indicator == "info" and "is billable" in advice.summary
+    assert "Rule data: " in advice.detail  # FY2027 ICD-10-CM is not loaded: said once, in the detail
