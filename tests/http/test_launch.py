@@ -353,3 +353,19 @@ def test_tokens_never_reach_the_browser(app: Flask, rsps: responses.RequestsMock
 def db_state(app: Flask) -> str:
     with db_of(app).session() as s:
         return s.query(LaunchRecord).one().state
+
+
+def test_standalone_launch_completes_with_the_patient_the_user_picked(
+    app: Flask, rsps: responses.RequestsMock
+) -> None:
+    mock_discovery(rsps)
+    granted = "openid fhirUser launch/patient patient/Patient.r patient/Encounter.r patient/Condition.rs"
+    rsps.post(TOKEN, json=token_response(scope=granted, encounter=None))
+    client = app.test_client()
+    state, _ = start(client, launch=None)
+    resp = client.get("/callback", query_string={"state": state, "code": "c"})
+    assert resp.status_code == 302 and "/s/" in resp.headers["Location"]
+    with db_of(app).session() as s:
+        record = s.query(LaunchRecord).one()
+        assert record.launch_type == "standalone"
+        assert record.context["patient"] == "pat-1" and record.context["encounter"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,23 @@ def test_a_failed_batch_raises_the_servers_message(rsps: responses.RequestsMock)
     rsps.post(f"{ISS}/", status=500, json=outcome("database is down", "exception"))
     with pytest.raises(FhirError, match="database is down"):
         read_launch_context(FhirClient(ISS), patient_id="pat-1", encounter_id=None, fhir_user=None)
+
+
+def test_first_page_shows_the_context_read_in_one_batch(app: Flask, rsps: responses.RequestsMock) -> None:
+    FakeFhir(sample_record()).install(rsps)
+    client = app.test_client()
+    handle = launch_to_handle(client, rsps)
+    before = len(fhir_calls(rsps))
+    page = client.get(f"/s/{handle}/")
+    assert page.status_code == 200
+    assert [c.request.method for c in fhir_calls(rsps)[before:]] == [
+        "GET",
+        "POST",
+    ]  # metadata, then one batch
+    html = page.get_data(as_text=True)
+    assert "Baxter" in html  # the banner: the EHR asked for one
+    assert "D64.9" in html
+    assert "44054006" in html  # the SNOMED-only problem is shown (flagged), not dropped
+    assert page.headers["Cache-Control"] == "no-store"
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # no inline script
+    assert "at-1" not in html
