@@ -5,7 +5,7 @@ them across sites), and off when ``faults_enabled`` is false.
                               "retry_after": 2, "times": 1}          → 201 with the fault (and its id)
     GET    /_sandbox/faults                                          → the active faults
     DELETE /_sandbox/faults                                          → clear them all
-    POST   /_sandbox/reset                                           → seeded data, no tokens, no faults
+    POST   /_sandbox/reset  {}                                       → seeded data, no tokens, no faults
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def state() -> SandboxState:
 def enabled() -> None:
     if not state().config.faults_enabled:
         abort(404)
-    if request.method in ("POST", "DELETE") and request.data and not request.is_json:
+    if request.method == "POST" and not request.is_json:
         abort(415, description="send application/json")
 
 

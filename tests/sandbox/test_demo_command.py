@@ -1,0 +1,43 @@
+"""``smart-edu demo`` as a new user runs it: the command, then the printed URL, then a stop with SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+
+@pytest.mark.e2e
+def test_demo_starts_both_servers_prints_the_launcher_and_stops_cleanly(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-c", "from smart_app.cli import main; raise SystemExit(main())", "demo",
+           "--data-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        while not any("Ctrl-C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "demo exited early:\n" + "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        launcher = re.search(r"launcher: (http://localhost:\d+/)", text)
+        app = re.search(r"App:\s+(http://127\.0\.0\.1:\d+)", text)
+        assert launcher and app, text
+        page = requests.get(launcher.group(1), timeout=10)
+        assert page.status_code == 200 and "edu-dm-commercial" in page.text
+        conf = requests.get(f"{launcher.group(1)}fhir/.well-known/smart-configuration", timeout=10).json()
+        assert conf["code_challenge_methods_supported"] == ["S256"]
+        assert requests.get(f"{app.group(1)}/healthz", timeout=10).status_code == 200
+        profile = (tmp_path / "launch_config" / "sandbox.toml").read_text()
+        assert f'iss = "{launcher.group(1)}fhir"' in profile and "client_secret_env" in profile
+        assert "secret =" not in profile
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "stopped" in out
