@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
+from smart_app import db_of
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirUnauthorized
 from smart_app.profiles import Profile, ProfileRegistry
@@ -121,10 +122,6 @@ def expiry(token: dict[str, Any]) -> datetime | None:
         return utcnow() + timedelta(seconds=int(expires_in)) if expires_in is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def db_of(app: Flask) -> Database:
-    return cast(Database, app.extensions["smart_edu_db"])
 
 
 def profiles_of(app: Flask) -> ProfileRegistry:
