@@ -45,9 +45,7 @@ def run_transaction(client: FhirClient, plan: WritePlan) -> list[Written]:
         response = item.get("response") or {}
         status = str(response.get("status", ""))
         ref = ref_from(response.get("location"), item.get("resource"), e.resource_type)
-        out.append(
-            Written(e.key, e.resource_type, ref, created=status.startswith("201") or e.method == "PUT")
-        )
+        out.append(Written(e.key, e.resource_type, ref, created=status.startswith("201")))
     return out
 
 
@@ -90,7 +88,8 @@ def run_sequential(db: Database, client: FhirClient, plan: WritePlan) -> list[Wr
             _mark(db, plan, e, "done", found[e.key])
             out.append(Written(e.key, e.resource_type, found[e.key], created=False))
         else:
-            out.append(Written(e.key, e.resource_type, _create(db, client, plan, e, refs), created=True))
+            ref, created = _create(db, client, plan, e, refs)
+            out.append(Written(e.key, e.resource_type, ref, created=created))
         if out[-1].ref:
             refs[e.full_url] = out[-1].ref
     return out
@@ -120,15 +119,17 @@ def _lookup(
 
 def _create(
     db: Database, client: FhirClient, plan: WritePlan, e: PlannedResource, refs: dict[str, str]
-) -> str | None:
+) -> tuple[str | None, bool]:
+    """Send one step; (server reference, whether it is new). Ledger: 'sending' before, 'done' after."""
     _mark(db, plan, e, "sending")
+    fresh = True
     try:
         if e.operation_body is not None:
             ref = oracle.create_charge(client, plan, e)
         elif e.method == "PUT":
             url = f"{e.resource_type}/{e.resource['id']}"
-            client.request("PUT", url, json=resolve(e.resource, refs), retry=True)  # idempotent by id
-            ref = url
+            response = client.request("PUT", url, json=resolve(e.resource, refs), retry=True)  # idempotent
+            ref, fresh = url, response.status == 201
         else:
             ref = _ref_of(client.create(resolve(e.resource, refs)), e.resource_type)
     except FhirTransportError:
@@ -137,8 +138,8 @@ def _create(
     except FhirError as exc:
         _mark(db, plan, e, "unknown" if exc.status is None or exc.status >= 500 else "failed")
         raise
-    _mark(db, plan, e, "done", ref, created=True)
-    return ref
+    _mark(db, plan, e, "done", ref, created=fresh)
+    return ref, fresh
 
 
 def resolve(resource: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
