@@ -11,7 +11,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 _SHAPE = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -49,6 +49,7 @@ def _index() -> _Index:
     return _Index(codes, name, date.fromisoformat(start), date.fromisoformat(end), source)
 
 
+@lru_cache(maxsize=8192)
 def normalise(code: str) -> str:
     """Upper case, no spaces, dotted after the third character (E119 -> E11.9)."""
     compact = "".join(code.split()).upper().replace(".", "")

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from billing_rules.loader import Entry, RuleSet, nearest, pick
-from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+from billing_rules.model import ClinicalContext, Finding, ServiceRecord, Severity
 
 THERAPISTS = frozenset({"PT", "PTA", "OT", "OTA"})
 ASSISTANTS = {"PTA": "CQ", "OTA": "CO"}
 DISCIPLINE = {"PT": "GP", "PTA": "GP", "OT": "GO", "OTA": "GO"}
+
+
+_CACHE_LIMIT = 20_000
 
 
 class _Blank(dict[str, Any]):
@@ -43,15 +46,27 @@ class Policy:
         return kind == "always" or (kind == "sometimes" and self.role in THERAPISTS)
 
     def finding(self, rule: str, variant: str = "", **values: Any) -> Finding:
-        entry = self.rules.registry[(rule, variant)]
         severity = self.payer["severity"].get(f"{rule}:{variant}" if variant else rule)
         if severity is None:
-            severity = self.payer["severity"].get(rule, entry["severity"])
+            severity = self.payer["severity"].get(rule)
+        cache = self.rules.finding_cache
+        key = (rule, variant, severity, self.code["code"], self.on, tuple(sorted(values.items())))
+        found = cache.get(key)
+        if found is None:
+            found = self._make(rule, variant, severity, values)
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def _make(self, rule: str, variant: str, severity: str | None, values: dict[str, Any]) -> Finding:
+        """Fill the registry entry's templates; findings are immutable, so equal inputs share one object."""
+        entry = self.rules.registry[(rule, variant)]
         fill = _Blank(code=self.code["code"], date=self.on.isoformat())
         fill.update(values)
         return Finding(
             rule=rule,
-            severity=severity,
+            severity=cast(Severity, severity or entry["severity"]),
             message=entry["message"].format_map(fill),
             prompt=entry["prompt"].format_map(fill),
             field=entry["field"].format_map(fill),
