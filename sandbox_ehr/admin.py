@@ -5,6 +5,7 @@ them across sites), and off when ``faults_enabled`` is false.
                               "retry_after": 2, "times": 1}          → 201 with the fault (and its id)
     GET    /_sandbox/faults                                          → the active faults
     DELETE /_sandbox/faults                                          → clear them all
+    POST   /_sandbox/expire-tokens {"client_id": "smart-edu"}     → every live access token expires now
     POST   /_sandbox/reset  {}                                       → seeded data, no tokens, no faults
 """
 
@@ -53,6 +54,13 @@ def add_fault() -> tuple[Response, int]:
 def clear_faults() -> tuple[str, int]:
     state().faults.clear()
     return "", 204
+
+
+@bp.post("/expire-tokens")
+def expire_tokens() -> Response:
+    spec = request.get_json(silent=True) or {}
+    client_id = spec.get("client_id") if isinstance(spec, dict) else None
+    return jsonify({"expired": state().tokens.expire_access_tokens(client_id)})
 
 
 @bp.post("/reset")

@@ -252,6 +252,7 @@ class SandboxAuthServer(AuthorizationServer):
                 expires_in=int(token.get("expires_in") or 0),
                 refresh_token=token.get("refresh_token"),
                 refresh_expires_at=time.time() + self.sandbox.config.refresh_token_lifetime,
+                grant_type=str(request.payload.grant_type),
             )
         )
         if context.patient:

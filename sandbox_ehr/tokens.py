@@ -70,6 +70,7 @@ class TokenRecord(TokenMixin):
     expires_in: int
     refresh_token: str | None = None
     refresh_expires_at: float = 0.0
+    grant_type: str = "authorization_code"
     issued_at: float = field(default_factory=time.time)
     revoked: bool = False
 
@@ -135,6 +136,21 @@ class TokenStore:
             self._access[record.access_token] = record
             if record.refresh_token:
                 self._refresh[record.refresh_token] = record
+
+    def issued(self, client_id: str | None = None, grant_type: str | None = None) -> list[TokenRecord]:
+        """Access tokens issued so far (tests check that a refresh really happened)."""
+        with self._lock:
+            records = list(self._access.values())
+        return [r for r in records if client_id in (None, r.client_id) and grant_type in (None, r.grant_type)]
+
+    def expire_access_tokens(self, client_id: str | None = None) -> int:
+        """Make every live access token (of one client) expired now, as an EHR ending sessions would."""
+        count = 0
+        for record in self.issued(client_id):
+            if not record.is_expired():
+                record.expires_in = 0
+                count += 1
+        return count
 
     def by_access(self, token: str) -> TokenRecord | None:
         with self._lock:

@@ -89,6 +89,13 @@ class SandboxHandle:
         """Add a fault (keys of sandbox_ehr.faults.Fault), e.g. ``fault(status=503, times=1)``."""
         return self.state.faults.add(**spec)
 
+    def expire_access_tokens(self) -> int:
+        """End every live access token now (the app must refresh, or relaunch if refresh is refused)."""
+        return self.state.tokens.expire_access_tokens()
+
+    def tokens_issued(self, grant_type: str | None = None) -> int:
+        return len(self.state.tokens.issued(grant_type=grant_type))
+
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
