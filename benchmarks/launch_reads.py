@@ -29,7 +29,7 @@ import responses
 from fhir_mappings.read import context_from_resources
 from smart_app import create_app
 from smart_app.fhir_client import FhirClient
-from smart_app.launches import db_of
+from smart_app.launches import db_of, sealer_of
 from smart_app.reads import forget_capabilities, launch_queries, read_launch_context
 from smart_app.store import LaunchRecord, binding_hash, utcnow
 
@@ -201,7 +201,8 @@ def first_page(store: Store, batch_body: str) -> float:
             s.add(
                 LaunchRecord(
                     state="s", handle="h", binding=binding_hash("c"), profile_name="bench", iss=store.base,
-                    launch_type="ehr", redirect_uri="x", status="active", access_token="bench-token",  # noqa: S106
+                    launch_type="ehr", redirect_uri="x", status="active",
+                    access_token=sealer_of(app).seal("bench"),
                     expires_at=utcnow() + timedelta(hours=1), context_json=json.dumps(context),
                 )
             )  # fmt: skip

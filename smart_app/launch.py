@@ -21,7 +21,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from smart_app.launches import db_of, expiry, profiles_of, render_problem, smart_of
+from smart_app.launches import db_of, expiry, profiles_of, render_problem, sealer_of, smart_of
 from smart_app.profiles import Profile
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
@@ -169,8 +169,9 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
     record.handle = handle
     record.status = "active"
     record.code_verifier = None
-    record.access_token = str(token["access_token"])
-    record.refresh_token = _str(token.get("refresh_token"))
+    sealer = sealer_of(current_app)
+    record.access_token = sealer.seal(str(token["access_token"]))
+    record.refresh_token = sealer.seal(_str(token.get("refresh_token")))
     record.token_expires_at = expiry(token)
     record.scope = " ".join(granted)
     record.context_json = json.dumps(context.to_dict())

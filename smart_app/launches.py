@@ -28,7 +28,7 @@ from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
 from smart_app.smart.errors import SmartError
 from smart_app.smart.services import SmartServices
-from smart_app.store import binding_hash, find_by_handle, swap_tokens, utcnow
+from smart_app.store import LaunchRecord, TokenSealer, binding_hash, find_by_handle, swap_tokens, utcnow
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,7 +59,9 @@ class Launch:
     context: LaunchView
     db: Database
     smart: SmartServices
+    sealer: TokenSealer
     refresh_margin: float = 60.0
+    _sealed_access: str | None = field(default=None, repr=False)  # as stored: the compare-and-set key
     _access_token: str | None = field(default=None, repr=False)
     _expires_at: datetime | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -88,32 +90,39 @@ class Launch:
             record = find_by_handle(s, self.handle)
             if record is None or record.status != "active":
                 return False
-            if record.access_token != self._access_token:  # refreshed elsewhere meanwhile
-                self._access_token, self._expires_at = record.access_token, record.token_expires_at
-                return True
-            if not record.refresh_token:
+            if record.access_token != self._sealed_access:  # refreshed elsewhere meanwhile
+                return self._adopt(record)
+            refresh_token = self.sealer.unseal(record.refresh_token)
+            if not refresh_token:
                 return False
             try:
                 endpoints = self.smart.discovery.endpoints(self.profile)
-                token = oauth.refresh(self.profile, endpoints, refresh_token=record.refresh_token)
+                token = oauth.refresh(self.profile, endpoints, refresh_token=refresh_token)
             except SmartError as exc:
                 log.warning("token refresh failed for profile %s: %s", self.profile.name, exc.message)
                 return False
+            sealed = self.sealer.seal(str(token["access_token"]))
             expires_at = expiry(token)
             swapped = swap_tokens(
                 s,
                 record.id,
-                old_access_token=self._access_token,
-                access_token=str(token["access_token"]),
-                refresh_token=str(token.get("refresh_token") or record.refresh_token),
+                old_access_token=self._sealed_access,
+                access_token=str(sealed),
+                refresh_token=self.sealer.seal(token.get("refresh_token")) or record.refresh_token,
                 expires_at=expires_at,
             )
             if not swapped:
                 s.refresh(record)
-                self._access_token, self._expires_at = record.access_token, record.token_expires_at
-                return True
-            self._access_token, self._expires_at = str(token["access_token"]), expires_at
+                return self._adopt(record)
+            self._sealed_access, self._access_token = sealed, str(token["access_token"])
+            self._expires_at = expires_at
             return True
+
+    def _adopt(self, record: LaunchRecord) -> bool:
+        """Take over tokens another request stored; False if they cannot be read."""
+        self._sealed_access, self._expires_at = record.access_token, record.token_expires_at
+        self._access_token = self.sealer.unseal(record.access_token)
+        return self._access_token is not None
 
 
 def expiry(token: dict[str, Any]) -> datetime | None:
@@ -130,6 +139,10 @@ def profiles_of(app: Flask) -> ProfileRegistry:
 
 def smart_of(app: Flask) -> SmartServices:
     return cast(SmartServices, app.extensions["smart_edu_smart"])
+
+
+def sealer_of(app: Flask) -> TokenSealer:
+    return TokenSealer(str(app.config["SECRET_KEY"]))
 
 
 def render_problem(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:
@@ -163,6 +176,12 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
         profile = profiles_of(app).by_name(record.profile_name)
         if profile is None:
             return render_problem("This EHR is no longer configured", "Ask your administrator.", 403)
+        sealer = sealer_of(app)
+        access_token = sealer.unseal(record.access_token)
+        if record.access_token and access_token is None:  # sealed under a former secret key
+            return render_problem(
+                "This launch has ended", "Open the app again from your EHR to start a new launch.", 404
+            )
         ctx = record.context
         view = LaunchView(
             patient=ctx.get("patient"),
@@ -182,8 +201,10 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
             context=view,
             db=db_of(app),
             smart=smart_of(app),
+            sealer=sealer,
             refresh_margin=float(app.config["SMART_EDU_REFRESH_MARGIN"]),
-            _access_token=record.access_token,
+            _sealed_access=record.access_token,
+            _access_token=access_token,
             _expires_at=record.token_expires_at,
         )
 

@@ -3,17 +3,20 @@
 Why server-side: an EHR frame may drop or share cookies, and several launches run side by side in one browser.
 A record is found first by its ``state`` (during authorization) and then by an opaque ``handle`` (in the URL
 of the launch's pages). The browser holds only a binding cookie whose hash is stored here, so a handle or a
-state works only in the browser that started the launch. Tokens never leave this table.
+state works only in the browser that started the launch. Tokens never leave this table, and are sealed in it
+(``TokenSealer``), so a copy of the database alone does not hand out bearer tokens.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -31,6 +34,26 @@ def new_secret(nbytes: int = 32) -> str:
 
 def binding_hash(cookie_value: str) -> str:
     return hashlib.sha256(cookie_value.encode("utf-8")).hexdigest()
+
+
+class TokenSealer:
+    """Encrypts tokens at rest (Fernet: AES-CBC + HMAC) with a key derived from the app's secret key."""
+
+    def __init__(self, secret_key: str) -> None:
+        digest = hashlib.sha256(b"smart-edu launch tokens|" + secret_key.encode("utf-8")).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def seal(self, value: str | None) -> str | None:
+        return self._fernet.encrypt(value.encode("utf-8")).decode("ascii") if value else None
+
+    def unseal(self, value: str | None) -> str | None:
+        """The token, or None when there is none or it was sealed under another secret key."""
+        if not value:
+            return None
+        try:
+            return self._fernet.decrypt(value.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError):
+            return None
 
 
 class LaunchRecord(Base):
@@ -51,8 +74,8 @@ class LaunchRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     state_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)  # the pending state, then the whole launch
-    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
-    refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
+    refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
     context_json: Mapped[str] = mapped_column(Text, default="{}")

@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import update
 
 from smart_app.launches import db_of
-from smart_app.store import LaunchRecord
+from smart_app.store import LaunchRecord, TokenSealer
 from tests.http.smart_kit import (
     AUTHORIZE,
     ISS,
@@ -108,10 +108,15 @@ def test_public_client_completes_the_launch_with_pkce_and_keeps_the_context(
     assert len(form["code_verifier"][0]) >= 43
     token_request = next(c.request for c in rsps.calls if c.request.url == TOKEN)
     assert "Authorization" not in token_request.headers
+    sealer = TokenSealer("test-secret")
     with db_of(app).session() as s:
         record = s.query(LaunchRecord).one()
         assert record.handle == handle and record.status == "active"
-        assert record.access_token == "at-1" and record.code_verifier is None
+        assert record.code_verifier is None
+        assert (
+            record.access_token != "at-1" and sealer.unseal(record.access_token) == "at-1"
+        )  # sealed at rest
+        assert sealer.unseal(record.refresh_token) == "rt-1"
         assert record.context == {
             "patient": "pat-1", "encounter": "enc-1", "fhir_user": "Practitioner/p1",
             "need_patient_banner": True, "smart_style_url": "https://ehr.test/style.json",

@@ -10,7 +10,7 @@ import responses
 from flask import Flask
 
 from smart_app.launches import db_of
-from smart_app.store import LaunchRecord
+from smart_app.store import LaunchRecord, TokenSealer
 from tests.http.smart_kit import (
     ISS,
     TOKEN,
@@ -59,7 +59,8 @@ def test_401_is_cured_by_one_refresh(app: Flask, rsps: responses.RequestsMock) -
     assert refresh_forms(rsps)[0]["refresh_token"] == ["rt-1"]
     with db_of(app).session() as s:
         record = s.query(LaunchRecord).one()
-        assert (record.access_token, record.refresh_token) == ("at-2", "rt-2")
+        sealer = TokenSealer("test-secret")
+        assert (sealer.unseal(record.access_token), sealer.unseal(record.refresh_token)) == ("at-2", "rt-2")
 
 
 def test_token_is_refreshed_before_it_expires(app: Flask, rsps: responses.RequestsMock) -> None:
@@ -72,7 +73,8 @@ def test_token_is_refreshed_before_it_expires(app: Flask, rsps: responses.Reques
     assert client.get(f"/s/{handle}/probe").status_code == 200
     assert batch_auth_headers(rsps) == ["Bearer at-2"]
     with db_of(app).session() as s:
-        assert s.query(LaunchRecord).one().refresh_token == "rt-1"  # kept when the server sends no new one
+        kept = s.query(LaunchRecord).one().refresh_token
+        assert TokenSealer("test-secret").unseal(kept) == "rt-1"  # kept when the server sends no new one
 
 
 def test_failed_refresh_shows_the_relaunch_page(app: Flask, rsps: responses.RequestsMock) -> None:
@@ -96,3 +98,14 @@ def test_expired_token_without_refresh_token_asks_for_a_relaunch(
     resp = client.get(f"/s/{handle}/probe")
     assert resp.status_code == 401
     assert batch_auth_headers(rsps) == []  # an expired token is not even sent
+
+
+def test_tokens_sealed_under_a_former_secret_key_end_the_launch(
+    app: Flask, rsps: responses.RequestsMock
+) -> None:
+    client = app.test_client()
+    handle = launch_to_handle(client, rsps)
+    with db_of(app).session() as s:
+        s.query(LaunchRecord).update({"access_token": TokenSealer("old-secret").seal("at-1")})
+    resp = client.get(f"/s/{handle}/probe")
+    assert resp.status_code == 404 and b"Open the app again from your EHR" in resp.data
