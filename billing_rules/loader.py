@@ -66,7 +66,7 @@ class RuleSet:
     codes: dict[str, list[Entry]] = field(init=False)
     registry: dict[tuple[str, str], Entry] = field(init=False)
     _policy_cache: dict[tuple[str, str, date], tuple[Entry, bool]] = field(init=False, default_factory=dict)
-    # Findings are immutable: equal inputs share one object (filled by billing_rules.policy).
+    # Memo of derived look-ups; findings are immutable, so equal inputs share one object.
     finding_cache: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -11,8 +11,7 @@ from billing_rules.loader import Entry, RuleSet, nearest, pick
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord, Severity
 
 THERAPISTS = frozenset({"PT", "PTA", "OT", "OTA"})
-ASSISTANTS = {"PTA": "CQ", "OTA": "CO"}
-DISCIPLINE = {"PT": "GP", "PTA": "GP", "OT": "GO", "OTA": "GO"}
+ASSISTANTS = frozenset({"PTA", "OTA"})
 
 
 _CACHE_LIMIT = 20_000
@@ -72,6 +71,23 @@ class Policy:
             field=entry["field"].format_map(fill),
             source=entry["source"],
         )
+
+    def modifier(self, kind: str, role: str | None = None) -> str | None:
+        """The modifier of a kind (for a role, where the kind depends on it) in force on the service date."""
+        key = ("modifier", kind, role, self.on)
+        cache = self.rules.finding_cache
+        if key not in cache:
+            cache[key] = next(
+                (
+                    str(e["modifier"])
+                    for e in self.rules.entries("modifier")
+                    if e["kind"] == kind
+                    and e["effective_from"] <= self.on <= e["effective_to"]
+                    and (role is None or role in e.get("roles", ()))
+                ),
+                None,
+            )
+        return cast(str | None, cache[key])
 
     def dated(self, table: str, label: str) -> Entry | None:
         """The entry of a year-bound table for the service date; the nearest one with a finding otherwise."""

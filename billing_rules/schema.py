@@ -91,6 +91,13 @@ TABLES: dict[str, Spec] = {
     "pt_telehealth_window": dict(DATED),
     "medicare_telehealth_list": {"codes": ("strs", True), **DATED},
     "pos": {"mode": ("str", True), "location": ("str", True), "pos": ("str", True), **DATED},
+    "modifier": {
+        "modifier": ("str", True),
+        "kind": ("str", True),
+        "roles": ("strs", False),
+        "meaning": ("str", True),
+        **DATED,
+    },
     "family": {"name": ("str", True), "icd10_prefixes": ("strs", True), "snomed": ("strs", True), **DATED},
 }
 
@@ -106,6 +113,7 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("policy", "telehealth"): ("medicare", "allowed", "not-covered"),
     ("estimate", "payer_class"): PAYER_CLASSES,
     ("pos", "mode"): ("in-person", "telehealth"),
+    ("modifier", "kind"): ("discipline", "assistant", "threshold", "telehealth", "audio-only", "ncci-bypass"),
     ("pos", "location"): ("office", "home", "outpatient-hospital", "other"),
 }
 

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
-from billing_rules.policy import ASSISTANTS, DISCIPLINE, Policy
+from billing_rules.policy import ASSISTANTS, Policy
 
 DISCIPLINE_NAMES = {"GP": "physical therapy", "GO": "occupational therapy"}
 
 
 def _discipline(policy: Policy) -> list[Finding]:
-    modifier = DISCIPLINE.get(policy.role)
+    modifier = policy.modifier("discipline", policy.role)
     if modifier is None:
         if policy.code["therapy"] == "always":
             return [policy.finding("modifier.therapy", "unknown-discipline")]
         return []
     policy.modifiers.append(modifier)
-    return [policy.finding("modifier.therapy", modifier=modifier, discipline=DISCIPLINE_NAMES[modifier])]
+    discipline = DISCIPLINE_NAMES.get(modifier, modifier)
+    return [policy.finding("modifier.therapy", modifier=modifier, discipline=discipline)]
 
 
 def _assistant(record: ServiceRecord, policy: Policy) -> list[Finding]:
-    discipline = DISCIPLINE.get(policy.role)
-    if not policy.payer.get("assistant_modifiers") or discipline is None:
+    modifier = policy.modifier("assistant", policy.role)
+    if not policy.payer.get("assistant_modifiers") or modifier is None:
         return []
-    modifier = "CQ" if discipline == "GP" else "CO"
     if policy.role in ASSISTANTS:
         share = "all"
     elif record.assistant_minutes and record.minutes and record.assistant_minutes * 10 > record.minutes:
@@ -48,7 +48,7 @@ def _kx(record: ServiceRecord, policy: Policy) -> list[Finding]:
     note = ""
     if review is not None and record.therapy_ytd_allowed >= review["amount"]:
         note = f" Above ${review['amount']:,.0f} claims may be picked for targeted medical review."
-    policy.modifiers.append("KX")
+    policy.modifiers.append(policy.modifier("threshold") or "KX")
     return [
         policy.finding(
             "kx.threshold",
