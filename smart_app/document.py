@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from billing_rules import icd10
 from smart_app import document_api, document_context, document_sign, drafts
 from smart_app.document_api import draft_key
-from smart_app.document_eval import check
+from smart_app.document_eval import check, warm
 from smart_app.document_form import fields_from
 from smart_app.document_page import form_context
 from smart_app.launches import Launch, db_of, launch_required
@@ -25,6 +26,14 @@ from smart_app.launches import Launch, db_of, launch_required
 bp = Blueprint("document", __name__, url_prefix="/s/<handle>")
 bp.register_blueprint(document_api.bp)
 bp.register_blueprint(document_sign.bp)
+
+
+@bp.record_once
+def _warm(state: BlueprintSetupState) -> None:
+    """Outside tests, load rules, ICD-10-CM and the live fragment's template when the app is built."""
+    if not state.app.testing:
+        warm()
+        state.app.jinja_env.get_template("document/_results.html")
 
 
 @bp.get("/")

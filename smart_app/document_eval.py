@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import billing_rules
+from billing_rules import icd10
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from smart_app.document_form import FormError, focus_id, record_input
 
@@ -41,6 +42,13 @@ def code_choices() -> dict[str, CodeChoice]:
     for info in billing_rules.catalogue():
         out[info.code] = CodeChoice(info.code, info.paraphrase, info.group, frozenset(info.fields))
     return out
+
+
+def warm() -> None:
+    """Load the rule data and the ICD-10-CM index now (in the server's master before it forks workers), so the
+    first live checks of every worker do not pay for it (about half a second)."""
+    code_choices()
+    icd10.describe("E11.9")
 
 
 def grouped_choices() -> list[tuple[str, list[CodeChoice]]]:
