@@ -26,7 +26,7 @@ from smart_app.profiles import Profile
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
 from smart_app.smart.client_auth import public_jwk
-from smart_app.smart.errors import SmartError, TokenResponseError
+from smart_app.smart.errors import ClientConfigError, SmartError, TokenResponseError
 from smart_app.smart.id_token import verify_id_token
 from smart_app.smart.tokens import check_token_response, context_from_token, relative_reference
 from smart_app.store import LaunchRecord, binding_hash, claim_state, find_by_state, new_secret, utcnow
@@ -55,6 +55,9 @@ def launch() -> Page:
     launch_param = request.args.get("launch") or None
     try:
         return _start(profile, launch_param)
+    except ClientConfigError as exc:
+        log.error("launch profile %s is not usable: %s", profile.name, exc.message)
+        return render_problem("The app is not set up for this EHR yet", "Ask your administrator.", exc.status)
     except SmartError as exc:
         log.warning("launch failed for profile %s: %s", profile.name, exc.message)
         return render_problem("The app could not reach your EHR's sign-in service", exc.message, exc.status)

@@ -374,3 +374,22 @@ def test_standalone_launch_completes_with_the_patient_the_user_picked(
         record = s.query(LaunchRecord).one()
         assert record.launch_type == "standalone"
         assert record.context["patient"] == "pat-1" and record.context["encounter"] is None
+
+
+def test_a_profile_whose_secret_is_not_configured_says_so_without_leaking_details(
+    tmp_path: Path, rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_UNSET_SECRET", raising=False)
+    app = make_app(tmp_path, client_auth="client_secret_basic", client_secret_env="TEST_UNSET_SECRET")
+    mock_discovery(rsps)
+    resp = app.test_client().get("/launch", query_string={"iss": ISS, "launch": "l"})
+    assert resp.status_code == 500 and b"not set up for this EHR" in resp.data
+    assert b"TEST_UNSET_SECRET" not in resp.data
+    assert token_calls(rsps) == 0
+
+
+def test_endpoints_without_tls_are_refused_for_a_tls_issuer(app: Flask, rsps: responses.RequestsMock) -> None:
+    mock_discovery(rsps, token_endpoint="http://ehr.test/auth/token")
+    resp = app.test_client().get("/launch", query_string={"iss": ISS, "launch": "l"})
+    assert resp.status_code == 502 and b"non-TLS" in resp.data
+    assert not any(c.request.url.startswith("http://") for c in rsps.calls)
