@@ -311,3 +311,14 @@ def test_provenance_is_put_by_id_where_the_server_creates_on_update(db, rsps, tm
     assert str(first.ref("provenance")).startswith("Provenance/prov-")
     one_each(fake)
     assert not [c for c in fake.calls if "_tag" in c[1]]
+
+
+def test_oracle_create_answer_lost_is_found_by_bill_code_not_sent_twice(db, rsps) -> None:
+    fake = FakeFhir(oracle_caps(), transactions=False, conditional=False).install(rsps)
+    fake.faults.append(("POST", r"ChargeItem/\$create", "drop"))
+    first = write_signed_service(db, client(), ORACLE, signed())
+    assert first.status == "queued-in-outbox" and len(fake.of_type("ChargeItem")) == 1
+    retried = retry_outbox_entry(db, client(), str(first.outbox_id))
+    assert retried.status == "written"
+    assert [c for c in fake.calls if c == ("POST", "ChargeItem/$create")] == [("POST", "ChargeItem/$create")]
+    one_each(fake, provenance=0)
