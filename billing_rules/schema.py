@@ -161,6 +161,10 @@ def validate_entry(table: str, entry: Any, where: str) -> dict[str, Any]:
             raise RuleDataError(f"{where}: [[{table}]] field {key!r} must not be empty")
     if "effective_from" in entry and entry["effective_from"] > entry["effective_to"]:
         raise RuleDataError(f"{where}: [[{table}]] effective_from is after effective_to")
+    if table == "policy" and entry.get("severity", {}).get("rules.not-evaluated", "block") != "block":
+        raise RuleDataError(
+            f"{where}: [[policy]] may not lower rules.not-evaluated (the engine fails closed)"
+        )
     if table == "estimate" and entry["low"] > entry["high"]:
         raise RuleDataError(f"{where}: [[estimate]] low is above high")
     return entry

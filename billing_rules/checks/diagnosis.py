@@ -41,6 +41,9 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
             out.append(policy.finding("dx.not-billable", dx=norm, examples=examples))
         else:
             valid.append(norm)
+    linked = list(dict.fromkeys(icd10.normalise(d) for d in record.diagnoses))
+    if len(linked) > 4:
+        out.append(policy.finding("dx.pointer-limit", dropped=", ".join(linked[4:])))
     needs_support = "established-dx" in policy.code.get("requires", ())
     if needs_support and valid and not any(supporting_family(dx, policy.rules, policy.on) for dx in valid):
         out.append(policy.finding("dx.not-supporting", dx=", ".join(valid)))

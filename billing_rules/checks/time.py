@@ -34,4 +34,22 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     need = need.format(first=code.get("first_minutes", ""))
     default = "full-unit" if method == "full-unit" else "midpoint"
     shown_method = {"timed-15": method, "rtm-management": "monthly minimum"}.get(code["unit"], default)
-    return [policy.finding("time.below-minimum", minutes=minutes, method=shown_method, need=need)]
+    hint = _shorter_code(policy, minutes)
+    return [policy.finding("time.below-minimum", minutes=minutes, method=shown_method, need=need, hint=hint)]
+
+
+def _shorter_code(policy: Policy, minutes: int) -> str:
+    """A code of the same kind whose minimum these minutes do reach (e.g. 98979 for 10-19 RTM minutes)."""
+    mine = policy.code
+    for code in policy.rules.codes:
+        entry = policy.rules.code(code, policy.on)
+        if (
+            entry is None
+            or entry["unit"] != mine["unit"]
+            or entry["group"] != mine["group"]
+            or code == mine["code"]
+        ):
+            continue
+        if 0 < entry.get("first_minutes", 0) <= minutes:
+            return f" For {minutes} minutes, {code} may fit."
+    return ""

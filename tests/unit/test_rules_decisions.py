@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_rules import evaluate, load_rules, parse_service_record
+from billing_rules import RuleDataError, evaluate, load_rules, parse_service_record
 from billing_rules.model import (
     ClinicalContext,
     EncounterInfo,
@@ -398,3 +398,23 @@ def test_service_date_defaults_to_the_encounter() -> None:
     )
     ev = evaluate(record, context, as_of=date(2026, 11, 27))
     assert "date.assumed" not in rules_of(ev) and "rules.out-of-period" not in rules_of(ev)
+
+
+def test_rtm_management_below_20_minutes_points_to_98979() -> None:
+    (finding,) = by_rule(
+        run(therapy(code="98980", minutes=15, rtm={"interactive_communication": True})), "time.below-minimum"
+    )
+    assert "98979" in finding.prompt
+    (none,) = by_rule(
+        run(therapy(code="98980", minutes=8, rtm={"interactive_communication": True})), "time.below-minimum"
+    )
+    assert "98979" not in none.prompt
+
+
+def test_a_policy_cannot_make_the_engine_fail_open(tmp_path: Path) -> None:
+    (tmp_path / "open.toml").write_text(
+        '[[policy]]\npayer_class = "commercial"\nseverity = { "rules.not-evaluated" = "info" }\n'
+        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "x"\n'
+    )
+    with pytest.raises(RuleDataError, match="fails closed"):
+        load_rules([tmp_path])

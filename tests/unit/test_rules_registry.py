@@ -138,6 +138,7 @@ CASES: dict[str, tuple[Case, Case]] = {
     "dx.missing": (education(diagnoses=[]), education()),
     "dx.invalid": (education(diagnoses=["E11.99"]), education()),
     "dx.not-billable": (education(diagnoses=["E11"]), education()),
+    "dx.pointer-limit": (education(diagnoses=["E11.9", "I10", "E66.9", "J45.909", "N18.30"]), education()),
     "dx.not-supporting": (education(diagnoses=["S93.401A"]), education()),
     "dx.needs-icd10": (
         education(diagnoses=[], context={"conditions": SNOMED_ONLY}),
