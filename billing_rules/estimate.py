@@ -42,5 +42,6 @@ def _say_out_of_period(policy: Policy, code: str) -> None:
     known = [e for e in policy.rules.entries("estimate") if e["payer_class"] == policy.payer_class]
     periods = [f"{e['effective_from']}..{e['effective_to']}" for e in known if code in e["codes"]]
     if periods:
-        used = f"no estimate (ranges on file: {', '.join(periods)})"
-        policy.extra.append(policy.finding("rules.out-of-period", table=f"{code} estimate range", used=used))
+        used = f"ranges on file: {', '.join(periods)}"
+        label = f"{code} estimate range"
+        policy.extra.append(policy.finding("rules.out-of-period", "estimate", table=label, used=used))

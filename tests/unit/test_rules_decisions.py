@@ -84,7 +84,8 @@ def test_no_estimate_when_no_range_is_on_file() -> None:
 def test_estimate_outside_its_period_is_said(tmp_path: Path) -> None:
     ev = run(education(service_date="2027-02-01"))
     assert ev.estimate is None
-    assert any("estimate range" in f.message for f in by_rule(ev, "rules.out-of-period"))
+    (said,) = [f for f in by_rule(ev, "rules.out-of-period") if "estimate range" in f.message]
+    assert said.severity == "info" and "2025-01-01..2026-12-31" in said.message
 
 
 def test_a_deployment_fee_schedule_replaces_the_range(tmp_path: Path) -> None:
