@@ -3,12 +3,14 @@ and the fault admin (``/_sandbox``)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, request
 from joserfc.jwk import RSAKey
+from werkzeug.exceptions import HTTPException
 
 from sandbox_ehr import admin, auth_views, fhir_api, launcher
 from sandbox_ehr.config import SandboxConfig
@@ -16,10 +18,17 @@ from sandbox_ehr.directory import human_name
 from sandbox_ehr.faults import FaultRegistry, drop_connection
 from sandbox_ehr.keys import load_or_generate
 from sandbox_ehr.oauth_server import SandboxAuthServer, make_protector
+from sandbox_ehr.outcome import operation_outcome
 from sandbox_ehr.rest import FhirRest
 from sandbox_ehr.seeding import load_seed
 from sandbox_ehr.store import FhirStore
 from sandbox_ehr.tokens import TokenStore
+
+#: The sandbox's pages run no script at all; they may frame any app (that is their job).
+HTML_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-src http: https:; object-src 'none'; "
+    "base-uri 'none'"
+)
 
 
 @dataclass
@@ -69,6 +78,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     for bp in (fhir_api.bp, auth_views.bp, launcher.bp, admin.bp):
         app.register_blueprint(bp)
     app.after_request(_after_request)
+    app.register_error_handler(404, _fhir_errors)
+    app.register_error_handler(405, _fhir_errors)
     return app
 
 
@@ -78,4 +89,14 @@ def _after_request(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Content-Security-Policy", HTML_CSP)
     return response
+
+
+def _fhir_errors(error: HTTPException) -> Response | HTTPException:
+    """Unknown routes and methods under /fhir answer with an OperationOutcome, like the rest of the API."""
+    if not request.path.startswith("/fhir"):
+        return error
+    code = error.code or 500
+    body = json.dumps(operation_outcome("not-supported", f"{request.method} {request.path}: {error.name}"))
+    return Response(body, status=code, content_type="application/fhir+json; charset=utf-8")

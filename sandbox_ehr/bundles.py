@@ -93,7 +93,8 @@ def _transaction(rest: FhirRest, access: Access, entries: list[Any], keep_ids: b
                 continue
             resource = _rewrite(entry.get("resource"), ids)
             try:
-                results[i] = _write(rest, access, method, url, resource, ids.get(entry.get("fullUrl", "")))
+                target = ids.get(entry.get("fullUrl", ""))
+                results[i] = _write(rest, access, (method, url, headers), resource, target)
             except FhirProblem as problem:
                 raise _at(problem, i) from None
         for i, (method, url, headers) in enumerate(requests):
@@ -138,11 +139,16 @@ def _resolve_ids(
 
 
 def _write(
-    rest: FhirRest, access: Access, method: str, url: str, resource: Any, target: str | None
+    rest: FhirRest,
+    access: Access,
+    request: tuple[str, str, dict[str, str]],
+    resource: Any,
+    target: str | None,
 ) -> Result:
+    method, url, headers = request
     if method == "PUT":
         rtype, _, rid = url.strip("/").partition("/")
-        return rest.update(access, rtype, rid, resource, None, None)
+        return rest.update(access, rtype, rid, resource, headers.get("If-Match"), None)
     rtype = url.strip("/").split("?")[0]
     validate_resource(resource, expected_type=rtype)
     _check_compartment(_check(access, rtype, "c"), resource)

@@ -102,8 +102,11 @@ def bundle() -> Response:
 
 @bp.route("/<rtype>", methods=["GET", "POST"])
 @bp.route("/<rtype>/<rid>", methods=["GET", "PUT"])
-def interaction(rtype: str, rid: str | None = None) -> Response:
+@bp.get("/<rtype>/<rid>/_history/<vid>")
+def interaction(rtype: str, rid: str | None = None, vid: str | None = None) -> Response:
     url = f"{rtype}/{rid}" if rid else rtype
+    if vid:
+        url += f"/_history/{vid}"
     if request.query_string:
         url += "?" + request.query_string.decode("utf-8")
     try:

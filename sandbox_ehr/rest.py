@@ -50,6 +50,8 @@ class FhirRest:
                 raise FhirProblem(404, "not-supported", f"resource type {parts[0]} is not supported")
             if method == "GET" and len(parts) == 2:
                 return self.read(access, parts[0], parts[1])
+            if method == "GET" and len(parts) == 4 and parts[2] == "_history":
+                return self.vread(access, parts[0], parts[1], parts[3])
             if method == "GET" and len(parts) == 1:
                 return self.search(access, parts[0], parse_qsl(query, keep_blank_values=True))
             if method == "POST" and len(parts) == 1:
@@ -77,6 +79,15 @@ class FhirRest:
         if resource is None or (limit is not None and _owner(resource) not in (limit, None)):
             raise FhirProblem(404, "not-found", f"{rtype}/{rid} is not known")
         return Result(200, resource, self._version_headers(resource))
+
+    def vread(self, access: Access, rtype: str, rid: str, version: str) -> Result:
+        """Only the current version is kept, so that is the one version ``_history/n`` can return."""
+        result = self.read(access, rtype, rid)
+        if result.body is None or result.body["meta"]["versionId"] != version:
+            raise FhirProblem(
+                404, "not-found", f"{rtype}/{rid}/_history/{version}: only the current version is kept"
+            )
+        return result
 
     def search(self, access: Access, rtype: str, params: list[tuple[str, str]]) -> Result:
         limit = _check(access, rtype, "s")

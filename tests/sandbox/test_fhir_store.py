@@ -137,6 +137,12 @@ def test_create_returns_location_etag_and_honours_prefer(store: Ehr) -> None:
     assert full.headers["ETag"] == 'W/"1"'
     minimal = store.fhir_send("POST", "DocumentReference", DOC, Prefer="return=minimal")
     assert minimal.status_code == 201 and minimal.content == b"" and minimal.headers["Location"]
+    again = store.http.get(full.headers["Location"])
+    assert again.status_code == 200 and again.json()["id"] == full.json()["id"]
+    old = store.http.get(full.headers["Location"].replace("_history/1", "_history/0"))
+    assert old.status_code == 404 and old.json()["resourceType"] == "OperationOutcome"
+    nowhere = store.http.delete(full.headers["Location"].split("/_history")[0])
+    assert nowhere.status_code == 405 and nowhere.json()["resourceType"] == "OperationOutcome"
 
 
 def test_if_none_exist_creates_once_then_points_at_the_match_and_412s_on_ambiguity(store: Ehr) -> None:
