@@ -92,7 +92,10 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
     if claim.kind == "busy":
         claim = ledger.wait_for_job(db, plan.write_key)
     if claim.kind == "finished" and claim.result_json:
-        return _repeat(WriteResult.from_dict(json.loads(claim.result_json)))
+        repeated = _repeat(WriteResult.from_dict(json.loads(claim.result_json)))
+        refs = [w.to_dict() for w in repeated.resources]
+        audit.record(db, plan, "write-result", repeated.status, message="repeated submit", refs=refs)
+        return repeated
     if claim.kind == "busy":
         raise WriteInProgressError(plan.write_key)
     audit.record(db, plan, "write-attempt", plan.strategy)
