@@ -101,15 +101,16 @@ def context() -> ClinicalContext:
     )
 
 
-def throughput(record_data: dict[str, object], ctx: ClinicalContext, seconds: float) -> float:
+def throughput(record_data: dict[str, object], ctx: ClinicalContext, seconds: float) -> tuple[float, float]:
+    """Evaluations per CPU-second of this process (one core) and per wall-second (shared machine: noisier)."""
     record = parse_service_record(record_data)
     evaluate(record, ctx)  # warm: rule data and ICD-10-CM index loaded
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    count, wall, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < seconds:
         for _ in range(500):
             evaluate(record, ctx)
         count += 500
-    return count / (time.perf_counter() - start)
+    return count / (time.process_time() - cpu), count / (time.perf_counter() - wall)
 
 
 def cold_check(runs: int) -> tuple[list[float], str]:
@@ -149,8 +150,10 @@ def main() -> None:
     ctx = context()
     for name, data in (("98960 commercial, in person", EDUCATION), ("97110 Medicare, video, KX", THERAPY)):
         extra = {"payer_class": "medicare", "provider_role": "PT"} if data is THERAPY else {}
-        rate = throughput({**data, **extra}, ctx, args.seconds)
-        print(f"evaluations/s ({name}): {rate:,.0f}  (target >= 20,000)")
+        cpu, wall = throughput({**data, **extra}, ctx, args.seconds)
+        print(
+            f"evaluations/s ({name}): {cpu:,.0f} per CPU-second, {wall:,.0f} per wall-second (target 20,000)"
+        )
     times, label = cold_check(args.cold_runs)
     median, worst = statistics.median(times), max(times)
     print(f"cold {label}: median {median:.3f} s, max {worst:.3f} s over {len(times)} runs (target < 1 s)")

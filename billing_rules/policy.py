@@ -91,15 +91,17 @@ class Policy:
 
     def dated(self, table: str, label: str) -> Entry | None:
         """The entry of a year-bound table for the service date; the nearest one with a finding otherwise."""
-        entries = self.rules.entries(table)
-        hit = pick(entries, self.on)
-        if hit is not None:
-            return hit
-        near = nearest(entries, self.on)
-        if near is not None:
-            used = f"{near['effective_from']}..{near['effective_to']}"
-            self.extra.append(self.finding("rules.out-of-period", table=label, used=f"the values for {used}"))
-        return near
+        key = ("dated", table, self.on)
+        cache = self.rules.finding_cache
+        if key not in cache:
+            entries = self.rules.entries(table)
+            hit = pick(entries, self.on)
+            cache[key] = (hit, False) if hit is not None else (nearest(entries, self.on), True)
+        entry, outside = cache[key]
+        if outside and entry is not None:
+            used = f"the values for {entry['effective_from']}..{entry['effective_to']}"
+            self.extra.append(self.finding("rules.out-of-period", table=label, used=used))
+        return cast(Entry | None, entry)
 
 
 def payer_of(record: ServiceRecord, context: ClinicalContext) -> str:
