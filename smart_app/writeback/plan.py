@@ -136,7 +136,7 @@ def build_plan(
         draft_id=request.draft_id,
         fhir_user=request.fhir_user,
         entries=entries,
-        charge_summary=[_summary_line(c, request, service_date) for c in request.evaluation.charge_lines],
+        charge_summary=_charge_summary(request, service_date),
     )
 
 
@@ -200,6 +200,13 @@ def _entry(
         if_none_exist=if_none_exist or write.identifier_query(ident),
         resource=resource,
     )
+
+
+def _charge_summary(request: SignedService, service_date: date | None) -> list[dict[str, Any]]:
+    """The lines a biller may hand on: none for a blocked evaluation (its note was signed alone)."""
+    if request.evaluation.blocked:
+        return []
+    return [_summary_line(c, request, service_date) for c in request.evaluation.charge_lines]
 
 
 def _summary_line(line: ChargeLine, request: SignedService, service_date: date | None) -> dict[str, Any]:

@@ -237,7 +237,7 @@ def test_a_blocked_evaluation_never_gets_a_charge(db, rsps) -> None:
     note_alone = write_signed_service(
         db, client(), HAPI, signed(evaluation=evaluation(blocked=True), note_only=True)
     )
-    assert note_alone.status == "note-only"
+    assert note_alone.status == "note-only" and note_alone.charge_summary == []  # nothing to hand on
     assert fake.of_type("ChargeItem") == [] and len(fake.of_type("DocumentReference")) == 1
 
 
