@@ -3,6 +3,7 @@ role, and a finding factory that applies the registry text and the payer's sever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
@@ -15,6 +16,7 @@ ASSISTANTS = frozenset({"PTA", "OTA"})
 
 
 _CACHE_LIMIT = 20_000
+_MISSING = object()
 
 
 class _Blank(dict[str, Any]):
@@ -72,32 +74,36 @@ class Policy:
             source=entry["source"],
         )
 
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """Per-rule-set memo; safe when another thread clears it (the value is kept locally)."""
+        cache = self.rules.finding_cache
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            cache[key] = value
+        return value
+
     def modifier(self, kind: str, role: str | None = None) -> str | None:
         """The modifier of a kind (for a role, where the kind depends on it) in force on the service date."""
-        key = ("modifier", kind, role, self.on)
-        cache = self.rules.finding_cache
-        if key not in cache:
-            cache[key] = next(
-                (
-                    str(e["modifier"])
-                    for e in self.rules.entries("modifier")
-                    if e["kind"] == kind
-                    and e["effective_from"] <= self.on <= e["effective_to"]
-                    and (role is None or role in e.get("roles", ()))
-                ),
-                None,
-            )
-        return cast(str | None, cache[key])
+
+        def find() -> str | None:
+            for e in self.rules.entries("modifier"):
+                in_force = e["effective_from"] <= self.on <= e["effective_to"]
+                if e["kind"] == kind and in_force and (role is None or role in e.get("roles", ())):
+                    return str(e["modifier"])
+            return None
+
+        return cast(str | None, self._memo(("modifier", kind, role, self.on), find))
 
     def dated(self, table: str, label: str) -> Entry | None:
         """The entry of a year-bound table for the service date; the nearest one with a finding otherwise."""
-        key = ("dated", table, self.on)
-        cache = self.rules.finding_cache
-        if key not in cache:
+
+        def find() -> tuple[Entry | None, bool]:
             entries = self.rules.entries(table)
             hit = pick(entries, self.on)
-            cache[key] = (hit, False) if hit is not None else (nearest(entries, self.on), True)
-        entry, outside = cache[key]
+            return (hit, False) if hit is not None else (nearest(entries, self.on), True)
+
+        entry, outside = self._memo(("dated", table, self.on), find)
         if outside and entry is not None:
             used = f"the values for {entry['effective_from']}..{entry['effective_to']}"
             self.extra.append(self.finding("rules.out-of-period", table=label, used=used))
