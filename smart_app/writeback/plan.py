@@ -173,6 +173,7 @@ def _charge_entry(
         note_ref=note_url,
         code_text=request.code_text.get(line.code),
         diagnosis_labels=request.diagnosis_labels,
+        note=_charge_note(request.evaluation),
     )
     entry = _entry(f"charge-{n}", ident, charge)
     if strategy == "operation":
@@ -200,6 +201,13 @@ def _entry(
         if_none_exist=if_none_exist or write.identifier_query(ident),
         resource=resource,
     )
+
+
+def _charge_note(evaluation: Evaluation) -> str:
+    """For the biller: which rules checked the charge and which warnings the clinician signed over."""
+    warnings = sorted({f.rule for f in evaluation.findings if f.severity == "warn"})
+    text = f"Checked by smart-edu-billing rules {evaluation.rules_version} before signing."
+    return text + (f" Warnings signed over: {', '.join(warnings)}." if warnings else "")
 
 
 def _charge_summary(request: SignedService, service_date: date | None) -> list[dict[str, Any]]:

@@ -86,6 +86,7 @@ def test_transaction_writes_note_charge_and_provenance_in_one_round_trip(db, rsp
     [charge] = fake.of_type("ChargeItem")
     [prov] = fake.of_type("Provenance")
     assert charge["supportingInformation"] == [{"reference": result.ref("note")}]
+    assert charge["note"][0]["text"] == "Checked by smart-edu-billing rules 2026.1 before signing."
     assert [t["reference"] for t in prov["target"]] == [result.ref("note"), result.ref("charge-0")]
 
 
