@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from billing_rules.lines import TIMED, minutes_of
+from billing_rules.lines import TIMED, fifteen_minute_pool, minutes_of
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import Policy
+from billing_rules.units import fifteen_minute_units
 
 METHOD_NEEDS = {
     ("timed-30", "full-unit"): "30 minutes for the first unit",
@@ -32,6 +33,12 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     method = policy.payer.get("unit_method", "")
     need = METHOD_NEEDS.get((code["unit"], method)) or METHOD_NEEDS[(code["unit"], "")]
     need = need.format(first=code.get("first_minutes", ""))
+    if (
+        method == "cms-total-minutes"
+        and code["unit"] == "timed-15"
+        and fifteen_minute_units(sum(fifteen_minute_pool(record, policy.rules, policy.on).values()))
+    ):
+        need = "the day's pooled units go to the timed services with more minutes"
     default = "full-unit" if method == "full-unit" else "midpoint"
     shown_method = {"timed-15": method, "rtm-management": "monthly minimum"}.get(code["unit"], default)
     hint = _shorter_code(policy, minutes)

@@ -419,3 +419,9 @@ def test_a_policy_cannot_make_the_engine_fail_open(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleDataError, match="fails closed"):
         load_rules([tmp_path])
+
+
+def test_cms_units_going_to_the_longer_service_are_explained() -> None:
+    ev = run(therapy(minutes=5, other_timed_minutes={"97112": 10}))
+    (finding,) = by_rule(ev, "time.below-minimum")
+    assert "go to the timed services with more minutes" in finding.message
