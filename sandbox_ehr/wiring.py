@@ -18,7 +18,7 @@ APP_SCOPES = (
     "openid", "fhirUser", "offline_access",
     "patient/Patient.r", "patient/Encounter.rs", "patient/Condition.rs", "patient/Coverage.rs",
     "patient/ServiceRequest.rs", "patient/ChargeItem.crs", "patient/DocumentReference.crs",
-    "patient/Provenance.c", "user/Practitioner.r", "user/PractitionerRole.rs", "user/Organization.r",
+    "patient/Provenance.cu", "user/Practitioner.r", "user/PractitionerRole.rs", "user/Organization.r",
 )  # fmt: skip
 
 
