@@ -18,8 +18,25 @@ Location = Literal["office", "home", "outpatient-hospital", "other"]
 PAYER_CLASSES = ("medicare", "medicare-advantage", "medicaid", "commercial", "self-pay", "unknown")
 PayerClass = Literal["medicare", "medicare-advantage", "medicaid", "commercial", "self-pay", "unknown"]
 
-PROVIDER_ROLES = ("PT", "PTA", "OT", "OTA", "RN", "RD", "CDCES", "CHW", "MD", "DO", "NP", "PA", "other", "unknown")
-ProviderRole = Literal["PT", "PTA", "OT", "OTA", "RN", "RD", "CDCES", "CHW", "MD", "DO", "NP", "PA", "other", "unknown"]
+PROVIDER_ROLES = (
+    "PT",
+    "PTA",
+    "OT",
+    "OTA",
+    "RN",
+    "RD",
+    "CDCES",
+    "CHW",
+    "MD",
+    "DO",
+    "NP",
+    "PA",
+    "other",
+    "unknown",
+)
+ProviderRole = Literal[
+    "PT", "PTA", "OT", "OTA", "RN", "RD", "CDCES", "CHW", "MD", "DO", "NP", "PA", "other", "unknown"
+]
 
 SEVERITY_ORDER: dict[str, int] = {"block": 0, "warn": 1, "info": 2}
 

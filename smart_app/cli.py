@@ -12,10 +12,14 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="smart-edu", description="Patient-education billing checks for SMART on FHIR")
+    parser = argparse.ArgumentParser(
+        prog="smart-edu", description="Patient-education billing checks for SMART on FHIR"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="start the sandbox EHR and the app on loopback and print the launcher URL")
+    demo = sub.add_parser(
+        "demo", help="start the sandbox EHR and the app on loopback and print the launcher URL"
+    )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--app-port", type=int, default=0, help="0 = a free port")
     demo.add_argument("--ehr-port", type=int, default=0, help="0 = a free port")
@@ -35,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("json", "text"), default="json")
     check.set_defaults(module="smart_app.commands.check")
 
-    st = sub.add_parser("sandbox-test", help="run reads, evaluation and write path against an open FHIR server")
+    st = sub.add_parser(
+        "sandbox-test", help="run reads, evaluation and write path against an open FHIR server"
+    )
     st.add_argument("--fhir-base", required=True)
     st.add_argument("--patient", required=True)
     st.add_argument("--encounter", default=None)

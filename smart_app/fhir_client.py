@@ -184,7 +184,9 @@ class FhirClient:
         """All matching resources, following ``next`` links up to ``max_pages``."""
         out: list[dict[str, Any]] = []
         for bundle in self.pages(self.request("GET", resource_type, params=params).body, max_pages=max_pages):
-            out.extend(e["resource"] for e in bundle.get("entry") or [] if isinstance(e.get("resource"), dict))
+            out.extend(
+                e["resource"] for e in bundle.get("entry") or [] if isinstance(e.get("resource"), dict)
+            )
         return out
 
     def pages(self, first: dict[str, Any] | None, *, max_pages: int = 10) -> Iterator[dict[str, Any]]:
