@@ -3,6 +3,7 @@ and the end-to-end fixtures only; the app's real server is gunicorn."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -48,3 +49,16 @@ class ServerThread:
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
+
+
+def wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (the main thread's job while the servers run in theirs)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    while not stop.wait(0.5):
+        pass

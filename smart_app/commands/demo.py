@@ -10,9 +10,7 @@ import argparse
 import importlib
 import os
 import secrets
-import signal
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +70,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"FHIR base (iss):      {config.fhir_base}", flush=True)
     print(f"App:                  {app_base}   (data in {data_dir})", flush=True)
     print("Open the launcher, pick a patient and press 'EHR launch'. Ctrl-C stops both.", flush=True)
-    _wait_for_stop()
+    server.wait_for_stop()
     app_listener.stop()
     ehr_listener.stop()
     print("stopped", flush=True)
     return 0
-
-
-def _wait_for_stop() -> None:
-    stop = threading.Event()
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    while not stop.wait(0.5):
-        pass

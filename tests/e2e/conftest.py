@@ -55,7 +55,9 @@ class SandboxHandle:
 
     @property
     def state(self) -> SandboxState:
-        return self.server.app.extensions["sandbox"]  # type: ignore[no-any-return]
+        state = self.server.app.extensions["sandbox"]
+        assert isinstance(state, SandboxState)
+        return state
 
     @property
     def base_url(self) -> str:

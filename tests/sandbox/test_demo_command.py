@@ -41,3 +41,20 @@ def test_demo_starts_both_servers_prints_the_launcher_and_stops_cleanly(tmp_path
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "stopped" in out
+
+
+@pytest.mark.e2e
+def test_sandbox_runs_alone_in_open_mode() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox_ehr", "--open"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline() + proc.stdout.readline()
+        base = re.search(r"FHIR base:\s+(http://localhost:\d+/fhir)", first)
+        assert base, first
+        resp = requests.get(f"{base.group(1)}/Patient/edu-dm-commercial", timeout=10)
+        assert resp.status_code == 200 and resp.json()["name"][0]["family"] == "Delgado"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0

@@ -11,7 +11,7 @@ import requests
 
 from tests.sandbox.conftest import Ehr
 
-DOC = {
+DOC: dict[str, Any] = {
     "resourceType": "DocumentReference", "status": "current",
     "identifier": [{"system": "urn:smart-edu:test", "value": "doc-1"}],
     "type": {"coding": [{"system": "http://loinc.org", "code": "34895-3"}]},
@@ -19,7 +19,7 @@ DOC = {
     "context": {"encounter": [{"reference": "Encounter/enc-dm-commercial-0302"}]},
     "content": [{"attachment": {"contentType": "text/plain;charset=utf-8", "data": "Rm9vdCBjYXJlLg=="}}],
 }  # fmt: skip
-CHARGE = {
+CHARGE: dict[str, Any] = {
     "resourceType": "ChargeItem", "status": "billable",
     "identifier": [{"system": "urn:smart-edu:test", "value": "charge-1"}],
     "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "98960"}]},
