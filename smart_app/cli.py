@@ -1,4 +1,4 @@
-"""The ``smart-edu`` console script (DESIGN.md §4): parses arguments, then hands over to one module per command.
+"""The ``smart-edu`` console script (DESIGN.md §4): parses arguments, then hands over to a command module.
 
 Command modules are imported lazily so that ``smart-edu check`` never pays for Flask or the sandbox.
 """

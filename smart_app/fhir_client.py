@@ -1,9 +1,9 @@
 """A small FHIR R4 REST client over ``requests``.
 
-Why not a generic HTTP helper: FHIR servers signal errors with OperationOutcome, page with ``next`` links, and
-throttle with 429 + ``Retry-After``. This client turns each of those into one behaviour, so callers (the launch
-reads, write-back, ``sandbox-test``, CDS Hooks) never re-implement them. It knows nothing of Flask: tokens come
-from an injected provider, and a 401 calls an injected refresher once.
+Why not a generic HTTP helper: FHIR servers signal errors with OperationOutcome, page with ``next`` links,
+and throttle with 429 + ``Retry-After``. This client turns each of those into one behaviour, so callers (the
+launch reads, write-back, ``sandbox-test``, CDS Hooks) never re-implement them. It knows nothing of Flask:
+tokens come from an injected provider, and a 401 calls an injected refresher once.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class FhirResponse:
 class FhirClient:
     """Talks to one FHIR base URL.
 
-    ``token_provider`` returns the current access token (or None for open servers). ``refresher`` is called once
-    after a 401; it returns True when a new token is available.
+    ``token_provider`` returns the current access token (or None for open servers). ``refresher`` is called
+    once after a 401; it returns True when a new token is available.
     """
 
     base_url: str
