@@ -43,9 +43,11 @@ def _status_line(status: int) -> str:
 
 def _response_entry(result: Result) -> dict[str, Any]:
     response: dict[str, Any] = {"status": _status_line(result.status)}
-    for header, key in (("Location", "location"), ("ETag", "etag"), ("Last-Modified", "lastModified")):
+    for header, key in (("Location", "location"), ("ETag", "etag")):
         if result.headers.get(header):
             response[key] = result.headers[header]
+    if result.status < 400 and result.body and result.body.get("meta", {}).get("lastUpdated"):
+        response["lastModified"] = result.body["meta"]["lastUpdated"]
     entry: dict[str, Any] = {"response": response}
     if result.status >= 400 and result.body:
         response["outcome"] = result.body

@@ -4,6 +4,8 @@ requests go through exactly the same code, scope checks included."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -123,8 +125,8 @@ class FhirRest:
         if_none_exist: str | None = None,
         prefer: str | None = None,
     ) -> Result:
-        validate_resource(resource, expected_type=rtype)
         limit = _check(access, rtype, "c")
+        validate_resource(resource, expected_type=rtype)
         _check_compartment(limit, resource)
         with self.store.atomic():
             if if_none_exist:
@@ -155,10 +157,10 @@ class FhirRest:
         if_match: str | None = None,
         prefer: str | None = None,
     ) -> Result:
+        limit = _check(access, rtype, "u")
         validate_resource(resource, expected_type=rtype)
         if resource.get("id") != rid:
             raise FhirProblem(400, "invalid", f"resource id must equal the URL id {rid}", f"{rtype}.id")
-        limit = _check(access, rtype, "u")
         _check_compartment(limit, resource)
         version = if_match.removeprefix("W/").strip('"') if if_match else None
         try:
@@ -221,7 +223,11 @@ class FhirRest:
 
     def _version_headers(self, resource: dict[str, Any]) -> dict[str, str]:
         meta = resource.get("meta", {})
-        return {"ETag": f'W/"{meta.get("versionId", "1")}"', "Last-Modified": meta.get("lastUpdated", "")}
+        headers = {"ETag": f'W/"{meta.get("versionId", "1")}"'}
+        if meta.get("lastUpdated"):
+            instant = datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00"))
+            headers["Last-Modified"] = format_datetime(instant.astimezone(UTC), usegmt=True)
+        return headers
 
     def _write_result(self, status: int, stored: dict[str, Any], prefer: str | None) -> Result:
         rtype, rid, version = stored["resourceType"], stored["id"], stored["meta"]["versionId"]

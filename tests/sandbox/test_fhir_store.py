@@ -80,6 +80,7 @@ def test_read_has_version_headers_and_404_is_an_operation_outcome(store: Ehr) ->
     resp = store.fhir_get("Patient/edu-dm-commercial")
     body = resp.json()
     assert resp.headers["ETag"] == f'W/"{body["meta"]["versionId"]}"' and body["meta"]["lastUpdated"]
+    assert resp.headers["Last-Modified"].endswith(" GMT")
     missing = store.fhir_get("Patient/nobody")
     assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
 
