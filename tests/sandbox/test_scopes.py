@@ -24,9 +24,14 @@ def test_v1_and_v2_scopes_parse_to_letters(scope: str, letters: str) -> None:
 
 @pytest.mark.parametrize(
     "scope",
-    ["patient/Condition.rs?category=problem-list-item", "patient/Condition.sr", "Condition.read", "patient/.r",
-     "patient/Condition."],
-)  # fmt: skip
+    [
+        "patient/Condition.rs?category=problem-list-item",
+        "patient/Condition.sr",
+        "Condition.read",
+        "patient/.r",
+        "patient/Condition.",
+    ],
+)
 def test_malformed_or_filtered_scopes_grant_nothing(scope: str) -> None:
     assert parse_scope(scope) is None
     assert not is_known_scope(scope)
