@@ -98,6 +98,7 @@ class FakeEhr:
     created: list[dict[str, Any]] = field(default_factory=list)
     transactions: int = 0
     fail_next_writes: int = 0
+    unauthorized: bool = False  # every FHIR request answered 401 (the access token was revoked)
 
     def count(self, resource_type: str) -> int:
         return sum(1 for r in self.created if r.get("resourceType") == resource_type)
@@ -127,6 +128,14 @@ def _answer_get(ehr: FakeEhr, url: str) -> dict[str, Any]:
 
 
 def _failure(ehr: FakeEhr) -> tuple[int, dict[str, str], str] | None:
+    if ehr.unauthorized:
+        return (
+            401,
+            {},
+            json.dumps(
+                {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]}
+            ),
+        )
     if ehr.fail_next_writes <= 0:
         return None
     ehr.fail_next_writes -= 1
@@ -229,6 +238,8 @@ def stub_fhir(rsps: responses.RequestsMock, ehr: FakeEhr) -> None:
     rsps.get(f"{ISS}/metadata", json=metadata)
 
     def post_root(request: Any) -> tuple[int, dict[str, str], str]:
+        if ehr.unauthorized:
+            return _failure(ehr) or (500, {}, "")
         body = json.loads(request.body)
         if body.get("type") == "transaction":
             return _transaction(ehr, body)
@@ -239,6 +250,8 @@ def stub_fhir(rsps: responses.RequestsMock, ehr: FakeEhr) -> None:
     rsps.add_callback(responses.POST, f"{ISS}/", callback=post_root)
 
     def get_any(request: Any) -> tuple[int, dict[str, str], str]:
+        if ehr.unauthorized:
+            return _failure(ehr) or (500, {}, "")
         rel = request.url.split(ISS + "/", 1)[1]
         answer = _answer_get(ehr, rel)
         status = int(answer["response"]["status"].split()[0])

@@ -30,7 +30,7 @@ from tests.http.document_kit import (
     order,
     patient,
 )
-from tests.http.smart_kit import write_profile
+from tests.http.smart_kit import TOKEN, token_response, write_profile
 
 ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
 SESSION = {
@@ -219,3 +219,32 @@ def test_ehr_without_charges_gets_the_note_and_a_charge_summary_csv(tmp_path: Pa
     assert lines[0].startswith("patient,encounter,service_date,code") and ",98960," in lines[1]
     assert ehr.count("ChargeItem") == 0
     assert json.dumps(ehr.created).count("ChargeItem") == 0
+
+
+def test_session_ending_at_signing_keeps_the_write_in_the_outbox_for_after_a_relaunch(
+    app: Flask, rsps: Any
+) -> None:
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    form = sign_form(review(client, handle))
+    ehr.unauthorized = True  # the EHR revoked the token and refuses the refresh
+    rsps.replace(responses.POST, TOKEN, status=400, json={"error": "invalid_grant"})
+    resp = client.post(f"/s/{handle}/sign", data=form)
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Signed, not yet written" in page and "Retry now" in page
+    draft = drafts.get(db_of(app), form["draft_id"])
+    assert draft is not None and draft.status == drafts.QUEUED and draft.note_text == form["note"].strip()
+    assert ehr.created == []
+
+    ehr.unauthorized = False
+    rsps.replace(responses.POST, TOKEN, json=token_response())
+    client2, handle2 = launched(app, rsps, ehr)  # the clinician opens the app again from the EHR
+    html = client2.get(f"/s/{handle2}/").get_data(as_text=True)
+    assert "waiting to be written" in html
+    result_url = f"/s/{handle2}/result/{form['draft_id']}"
+    retried = client2.post(f"/s/{handle2}/retry/{form['draft_id']}", data={"csrf_token": csrf_of(html)})
+    assert retried.status_code == 303 and retried.headers["Location"] == result_url
+    assert "Signed and written" in client2.get(result_url).get_data(as_text=True)
+    assert (ehr.count("ChargeItem"), ehr.count("DocumentReference")) == (1, 1)
