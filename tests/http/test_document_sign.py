@@ -248,3 +248,18 @@ def test_session_ending_at_signing_keeps_the_write_in_the_outbox_for_after_a_rel
     assert retried.status_code == 303 and retried.headers["Location"] == result_url
     assert "Signed and written" in client2.get(result_url).get_data(as_text=True)
     assert (ehr.count("ChargeItem"), ehr.count("DocumentReference")) == (1, 1)
+
+
+def test_drafts_survive_an_app_restart(tmp_path: Path) -> None:
+    from smart_app.db import Database
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    key = drafts.DraftKey("https://ehr.test/fhir", "pat-1", "enc-1", "Practitioner/p1")
+    first = Database(url)
+    first.create_all()
+    saved = drafts.save(first, key, {"code": "98960", "minutes": "25"}, handle="h1")
+    first.dispose()
+    second = Database(url)  # a new process: nothing in memory
+    found = drafts.find_open(second, key)
+    assert found is not None and found.id == saved.id and found.fields["minutes"] == "25"
+    second.dispose()
