@@ -43,6 +43,16 @@ def _role_by_practitioner(store: FhirStore) -> dict[str, str]:
     return roles
 
 
+def performer(store: FhirStore, encounter_id: str | None) -> str | None:
+    """The first Practitioner taking part in an encounter (Synthea and the edu cases name one)."""
+    enc = store.read("Encounter", encounter_id) if encounter_id else None
+    for part in (enc or {}).get("participant", []):
+        ref = part.get("individual", {}).get("reference", "")
+        if ref.startswith("Practitioner/"):
+            return str(ref.split("/", 1)[1])
+    return None
+
+
 def patients(store: FhirStore) -> list[Choice]:
     _, found = store.search("Patient", [], count=PICKER_LIMIT)
     return [Choice(p["id"], human_name(p), p.get("birthDate", "")) for p in found]

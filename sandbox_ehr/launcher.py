@@ -57,18 +57,22 @@ def index() -> str:
 
 
 def _session_from(values: dict[str, str]) -> EhrSession:
-    """Validate the choices (400 on anything unknown); an empty encounter means the most recent one."""
+    """Validate the choices (400 on anything unknown). An empty encounter means the patient's most recent one,
+    an empty practitioner the encounter's primary performer (the clinician who saw the patient)."""
     st = state()
     client = st.config.client(values.get("client_id", ""))
     if client is None or not client.launch_uri:
         abort(400, description="unknown app")
-    practitioner, patient = values.get("practitioner", ""), values.get("patient", "")
-    if st.store.read("Practitioner", practitioner) is None or st.store.read("Patient", patient) is None:
-        abort(400, description="unknown practitioner or patient")
+    patient = values.get("patient", "")
+    if st.store.read("Patient", patient) is None:
+        abort(400, description="unknown patient")
     mine = [e.id for e in directory.encounters(st.store, patient)]
     encounter = values.get("encounter") or (mine[0] if mine else None)
     if encounter is not None and encounter not in mine:
         abort(400, description="that encounter belongs to another patient")
+    practitioner = values.get("practitioner") or directory.performer(st.store, encounter)
+    if not practitioner or st.store.read("Practitioner", practitioner) is None:
+        abort(400, description="unknown practitioner (and the encounter names none)")
     return EhrSession(client.client_id, practitioner, patient, encounter)
 
 

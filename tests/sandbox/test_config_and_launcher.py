@@ -62,7 +62,7 @@ def test_launcher_form_needs_its_csrf_token_and_a_matching_encounter(fresh_ehr: 
     assert page.status_code == 200 and "&lt;b&gt;Robert&lt;/b&gt;" in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
-    choice = {"client_id": "public-app", "practitioner": "rn-okafor", "patient": "edu-dm-commercial",
+    choice = {"client_id": "public-app", "practitioner": "", "patient": "edu-dm-commercial",
               "encounter": "", "launch_type": "ehr"}  # fmt: skip
     url = f"{fresh_ehr.base}/launch"
     assert fresh_ehr.http.post(url, data=choice, allow_redirects=False).status_code == 400
@@ -75,3 +75,10 @@ def test_launcher_form_needs_its_csrf_token_and_a_matching_encounter(fresh_ehr: 
     assert frame_src and 'sandbox="allow-forms' in ehr_page.text
     args = query_of(frame_src.group(1).replace("&amp;", "&"))
     assert args["iss"] == fresh_ehr.fhir and args["launch"]
+    assert "Grace Okafor" in ehr_page.text  # the default user: the encounter's clinician
+
+
+def test_launcher_defaults_to_the_encounters_clinician(fresh_ehr: Ehr) -> None:
+    launch = fresh_ehr.launch_value(patient="edu-knee-medicare", practitioner="",
+                                    encounter="enc-knee-medicare-0223")  # fmt: skip
+    assert fresh_ehr.state.tokens.take_launch(launch).practitioner == "pta-cho"
