@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.sandbox.conftest import Ehr
+from tests.sandbox.conftest import SECRET, Ehr
 
 DOC: dict[str, Any] = {
     "resourceType": "DocumentReference", "status": "current",
@@ -234,3 +234,18 @@ def test_admin_endpoint_refuses_form_posts(store: Ehr) -> None:
     resp = store.http.post(f"{store.base}/_sandbox/faults", data={"status": "500"})
     assert resp.status_code == 415
     assert store.http.get(f"{store.base}/_sandbox/faults").json() == []
+
+
+def test_latency_fault_is_used_up_after_its_times(store: Ehr) -> None:
+    store.state.faults.add(latency_ms=5, path="/fhir/Coverage", times=1)
+    assert store.fhir_get("Coverage?patient=edu-dm-commercial").json()["total"] == 1
+    assert store.state.faults.active() == []
+
+
+def test_faults_per_client_on_the_token_endpoint(fresh_ehr: Ehr) -> None:
+    fresh_ehr.state.faults.add(client_id="symmetric-app", path="/auth/token", status=503, retry_after=3)
+    code, verifier = fresh_ehr.ehr_code()
+    assert fresh_ehr.exchange(code, verifier).status_code == 200  # another client: unaffected
+    code, verifier = fresh_ehr.ehr_code("symmetric-app")
+    resp = fresh_ehr.exchange(code, verifier, "symmetric-app", auth=("symmetric-app", SECRET))
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "3"
