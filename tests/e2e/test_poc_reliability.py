@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import AppHandle, SandboxHandle
-from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, document_98960, open_app, settle, shot
+from tests.e2e.test_poc_document import (
+    DM_ENCOUNTER,
+    DM_PATIENT,
+    axe_violations,
+    document_98960,
+    open_app,
+    settle,
+    shot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +59,7 @@ def test_server_error_puts_the_write_in_the_outbox_and_retry_succeeds(
     assert "HTTP 500" in frame.locator("body").inner_text()
     assert charge_items(clean_sandbox) == []
     shot(page, "09-outbox")
+    assert axe_violations(page) == []
     frame.get_by_role("button", name="Retry now").click()
     frame.get_by_text("Signed and written").wait_for()
     shot(page, "10-retried")
