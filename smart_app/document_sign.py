@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from billing_rules import icd10
 from billing_rules.model import ClinicalContext, Finding
 from fhir_mappings.note import generate_note
 from smart_app import document_context, drafts
@@ -64,8 +65,6 @@ def _times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None
 
 
 def _labels(ctx: ClinicalContext, codes: tuple[str, ...]) -> dict[str, str]:
-    from billing_rules import icd10
-
     known = {d.code: d.label for d in linkable_diagnoses(ctx)}
     return {c: known.get(c) or icd10.describe(c) or "" for c in codes}
 
