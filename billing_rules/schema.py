@@ -57,6 +57,7 @@ TABLES: dict[str, Spec] = {
         "device": ("str", False),
         "first_minutes": ("int", False),
         "remote": ("bool", False),
+        "order_kind": ("str", False),
         **DATED,
     },
     "policy": {
@@ -99,6 +100,13 @@ TABLES: dict[str, Spec] = {
         **DATED,
     },
     "family": {"name": ("str", True), "icd10_prefixes": ("strs", True), "snomed": ("strs", True), **DATED},
+    "order_kind": {
+        "name": ("str", True),
+        "codes": ("strs", True),
+        "snomed": ("strs", True),
+        "words": ("strs", True),
+        **DATED,
+    },
 }
 
 

@@ -7,10 +7,10 @@ business identifier in the project's identifier system, a ``meta.tag`` and ``met
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from billing_rules import orders as billing_orders
 from billing_rules.model import Order
 from fhir_mappings.extensions import (
     CPT_SYSTEM,
@@ -20,10 +20,6 @@ from fhir_mappings.extensions import (
     WRITTEN_BY_TAG_CODE,
     WRITTEN_BY_TAG_SYSTEM,
 )
-
-# Words that make an order an education order when it carries no billing code (SNOMED or local codes): an
-# order's text or coding display is what every EHR fills in, whatever the code system.
-EDUCATION_WORDS = re.compile(r"\beducation\b|self[- ]management|\bDSMES?\b|\bDSMT\b", re.IGNORECASE)
 
 
 def is_app_written(resource: Mapping[str, Any]) -> bool:
@@ -55,16 +51,7 @@ def billing_code(resource: Mapping[str, Any]) -> str | None:
 
 
 def is_education_order(order: Order, education_codes: Iterable[str]) -> bool:
-    """An active/completed order for an education billing code, or whose words say it orders education."""
+    """An active/completed order asking for education, by the rules engine's test (billing_rules.orders)."""
     if (order.status or "active") not in ("active", "completed"):
         return False
-    if order.intent in ("proposal", "plan", "directive", "option"):
-        return False
-    codes = {c.upper() for c in education_codes}
-    for coding in order.codes:
-        system = (coding.system or "").lower()
-        is_billing_system = not system or "cpt" in system or "hcpcs" in system
-        if is_billing_system and coding.code.strip().upper() in codes:
-            return True
-    texts = [order.text or "", *(c.display or "" for c in order.codes)]
-    return any(EDUCATION_WORDS.search(t) for t in texts)
+    return billing_orders.is_education_order(order, education_codes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -329,10 +330,10 @@ def test_rtm_days_suggest_the_matching_supply_code() -> None:
 
 
 def test_order_rules() -> None:
-    late = ORDER.__class__("o2", status="active", authored_on=date(2026, 3, 3), requester_role="MD")
-    by_rn = ORDER.__class__("o3", status="active", authored_on=date(2026, 3, 1), requester_role="RN")
-    revoked = ORDER.__class__("o4", status="revoked", authored_on=date(2026, 3, 1), requester_role="MD")
-    same_day = ORDER.__class__("o5", status="completed", authored_on=ON, requester_role="DO")
+    late = replace(ORDER, id="o2", authored_on=date(2026, 3, 3))
+    by_rn = replace(ORDER, id="o3", requester_role="RN")
+    revoked = replace(ORDER, id="o4", status="revoked")
+    same_day = replace(ORDER, id="o5", status="completed", authored_on=ON, requester_role="DO")
     for orders, missing in (((late,), True), ((by_rn,), True), ((revoked,), True), ((same_day,), False)):
         assert ("order.missing" in rules_of(run(education(context={"orders": orders})))) is missing
 

@@ -5,7 +5,7 @@ The ids are enumerated from the rule data, so a new rule without a case here fai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,14 @@ from billing_rules.model import (
 )
 
 ON = date(2026, 3, 2)
-ORDER = Order("o1", status="active", authored_on=date(2026, 3, 1), requester_role="MD")
+ORDER = Order(
+    "o1",
+    text="Diabetes self-management education",
+    status="active",
+    intent="order",
+    authored_on=date(2026, 3, 1),
+    requester_role="MD",
+)
 EDUCATION = {
     "code": "98960",
     "service_date": "2026-03-02",
@@ -128,6 +135,10 @@ CASES: dict[str, tuple[Case, Case]] = {
     "provider.not-qualified": (therapy(role="RN"), therapy()),
     "provider.unknown": (education(role="unknown"), education()),
     "order.missing": (education(context={"orders": ()}), education()),
+    "order.requester-unconfirmed": (
+        education(context={"orders": (replace(ORDER, requester_role=None),)}),
+        education(),
+    ),
     "curriculum.missing": (education(curriculum=None), education()),
     "time.missing": (education(minutes=None), education()),
     "time.below-minimum": (education(minutes=15), education(minutes=16)),

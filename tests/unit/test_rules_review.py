@@ -1,0 +1,100 @@
+"""Review of the rules engine (issue 3): each test fails on the engine as first written.
+
+Orders are data-driven, estimates say when none is loaded, KX warns on the crossing line, RTM time
+under-coding, 2026 code dates, 99078 payer acceptance, device-day messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+
+from billing_rules.model import Coding, Order
+from billing_rules.orders import is_education_order
+from tests.unit.test_rules_registry import ORDER, education, rules_of, run
+
+CPT = "http://www.ama-assn.org/go/cpt"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+
+
+def with_orders(*orders: Order, **kw: Any) -> set[str]:
+    return rules_of(run(education(context={"orders": orders}, **kw)))
+
+
+# --- Orders ----------------------------------------------------------------------------------------------
+
+BARE = Order("b", status="active", intent="order", authored_on=date(2026, 3, 1), requester_role="MD")
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        (Coding(LOINC, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"),),
+        (Coding(SNOMED, "77477000", "Computerized axial tomography"),),
+        (Coding(CPT, "97110"),),
+        (Coding(CPT, "97110", "Therapeutic exercise with home program education"),),
+        (),
+    ],
+)
+def test_an_order_for_another_service_does_not_count(codes: tuple[Coding, ...]) -> None:
+    assert "order.missing" in with_orders(replace(BARE, codes=codes))
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        replace(BARE, codes=(Coding(CPT, "98960"),)),
+        replace(BARE, codes=(Coding(CPT, "98962"),)),
+        replace(BARE, codes=(Coding(SNOMED, "311401005", "Patient education (procedure)"),)),
+        replace(BARE, text="DSMES referral"),
+        replace(BARE, codes=(Coding("urn:local", "X1", "Asthma self management teaching"),)),
+    ],
+)
+def test_education_orders_count_for_every_code_of_the_family(order: Order) -> None:
+    for code, size in (("98960", 1), ("98961", 3), ("98962", 6)):
+        assert "order.missing" not in with_orders(order, code=code, patients_in_group=size)
+
+
+def test_a_proposal_is_not_an_order() -> None:
+    assert "order.missing" in with_orders(replace(ORDER, intent="proposal"))
+
+
+def test_unknown_requester_role_is_accepted_with_a_warning() -> None:
+    ev = run(education(context={"orders": (replace(ORDER, requester_role=None),)}))
+    (finding,) = [f for f in ev.findings if f.rule == "order.requester-unconfirmed"]
+    assert finding.severity == "warn" and "ServiceRequest/o1" in finding.message
+    assert "order.missing" not in rules_of(ev) and ev.billable
+
+
+def test_a_confirmed_order_silences_the_unconfirmed_one() -> None:
+    found = with_orders(replace(ORDER, id="x", requester_role="unknown"), ORDER)
+    assert not {"order.missing", "order.requester-unconfirmed"} & found
+
+
+def test_order_missing_says_why_a_found_order_does_not_count() -> None:
+    ev = run(education(context={"orders": (replace(ORDER, authored_on=date(2026, 3, 5)),)}))
+    (finding,) = [f for f in ev.findings if f.rule == "order.missing"]
+    assert "ServiceRequest/o1" in finding.message and "after the service" in finding.message
+
+
+def test_the_cds_hooks_and_the_engine_share_the_education_test() -> None:
+    from smart_app.cds_hooks import ours
+
+    lab = replace(BARE, codes=(Coding(LOINC, "4548-4"),), text="HbA1c")
+    for order in (ORDER, lab, replace(BARE, codes=(Coding(CPT, "97110"),), text="education")):
+        assert ours.is_education_order(order, ()) is is_education_order(order)
+
+
+def test_every_order_kind_named_by_a_code_exists() -> None:
+    from billing_rules import default_rules
+
+    rules = default_rules()
+    kinds = {k["name"] for k in rules.entries("order_kind")}
+    named = {e["order_kind"] for entries in rules.codes.values() for e in entries if "order_kind" in e}
+    assert named and named <= kinds
+    required = {c for p in rules.entries("policy") for c in p.get("order_required", ())}
+    assert all("order_kind" in e for c in required for e in rules.codes[c])
