@@ -1,10 +1,17 @@
-"""Estimate = the payer class's per-unit range x units, summed over the charge lines (not a price)."""
+"""Estimate = the payer class's per-unit range x units, summed over the charge lines (not a price).
+
+A figure is shown only where the rule data holds a sourced range for the code, payer class and date; otherwise
+the estimate is ``None`` and an ``info`` finding says why and how a deployment loads its own fee schedule.
+A CQ/CO line is paid at the modifier's payment factor (85% from 2022, billing-rules.md §8.4).
+"""
 
 from __future__ import annotations
 
 from billing_rules.loader import Entry
 from billing_rules.model import ChargeLine, Estimate
 from billing_rules.policy import Policy
+
+GROUP_NOTE = " (group codes are billed per patient: a loaded range is per patient, per unit)"
 
 
 def _range(policy: Policy, code: str) -> Entry | None:
@@ -20,8 +27,19 @@ def _range(policy: Policy, code: str) -> Entry | None:
     return found
 
 
+def _factor(policy: Policy, line: ChargeLine) -> tuple[float, str]:
+    """The payment factor of the line's modifiers in force on the date (CQ/CO: 0.85), and what to say."""
+    factor, said = 1.0, []
+    for entry in policy.rules.entries("modifier"):
+        in_force = entry["effective_from"] <= policy.on <= entry["effective_to"]
+        if in_force and entry["modifier"] in line.modifiers and "payment_factor" in entry:
+            factor *= entry["payment_factor"]
+            said.append(f"{entry['modifier']} x{entry['payment_factor']:g}")
+    return factor, f", {' '.join(said)}" if said else ""
+
+
 def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | None:
-    """None when any line has no range on file for this payer class and date (no figure shown)."""
+    """None when any line has no range on file for this payer class and date (no figure shown, a finding)."""
     if not lines:
         return None
     low = high = 0.0
@@ -29,19 +47,27 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     for line in lines:
         entry = _range(policy, line.code)
         if entry is None:
-            _say_out_of_period(policy, line.code)
+            _say_none(policy, line.code)
             return None
-        low += entry["low"] * line.units
-        high += entry["high"] * line.units
-        bases.append(f"{line.code}: {entry['source']} (checked {entry['checked'].isoformat()})")
-    return Estimate(payer_class=policy.payer_class, low=low, high=high, basis="; ".join(dict.fromkeys(bases)))
+        factor, said = _factor(policy, line)
+        low += entry["low"] * line.units * factor
+        high += entry["high"] * line.units * factor
+        period = f"{entry['effective_from'].year}" if entry["effective_to"].year < 9999 else "any year"
+        checked = entry["checked"].isoformat()
+        bases.append(f"{line.code}: {entry['source']} ({period}; checked {checked}{said})")
+    basis = "; ".join(dict.fromkeys(bases))
+    return Estimate(payer_class=policy.payer_class, low=round(low, 2), high=round(high, 2), basis=basis)
 
 
-def _say_out_of_period(policy: Policy, code: str) -> None:
-    """A range exists for this payer class and code, but not for this date: say so instead of going silent."""
+def _say_none(policy: Policy, code: str) -> None:
+    """No range for this date: name the periods that do have one, or say none is loaded at all."""
     known = [e for e in policy.rules.entries("estimate") if e["payer_class"] == policy.payer_class]
     periods = [f"{e['effective_from']}..{e['effective_to']}" for e in known if code in e["codes"]]
     if periods:
         used = f"ranges on file: {', '.join(periods)}"
         label = f"{code} estimate range"
         policy.extra.append(policy.finding("rules.out-of-period", "estimate", table=label, used=used))
+        return
+    note = GROUP_NOTE if policy.code.get("group_size", [1, 1]) != [1, 1] else ""
+    payer = policy.payer_name or policy.payer_class
+    policy.extra.append(policy.finding("estimate.not-loaded", line=code, payer=payer, note=note))

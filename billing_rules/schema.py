@@ -97,6 +97,7 @@ TABLES: dict[str, Spec] = {
         "kind": ("str", True),
         "roles": ("strs", False),
         "meaning": ("str", True),
+        "payment_factor": ("num", False),
         **DATED,
     },
     "family": {"name": ("str", True), "icd10_prefixes": ("strs", True), "snomed": ("strs", True), **DATED},

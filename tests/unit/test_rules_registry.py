@@ -127,6 +127,7 @@ OTHER_CHARGE = ExistingCharge("ch1", "98960", ON, "billable", ("urn:other|1",))
 CASES: dict[str, tuple[Case, Case]] = {
     "rules.not-evaluated": (education(code="98999"), education()),
     "rules.out-of-period": (education(service_date="2027-03-02"), education()),
+    "estimate.not-loaded": (education(code="98961", patients_in_group=3), education()),
     "date.assumed": (education(service_date=None), education()),
     "code.add-on-only": (caregiver(code="97551"), caregiver()),
     "payer.not-covered": (education(payer="medicare"), education()),

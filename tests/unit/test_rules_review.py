@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from billing_rules.model import Coding, Order
+from billing_rules.model import Coding, Evaluation, Finding, Order
 from billing_rules.orders import is_education_order
-from tests.unit.test_rules_registry import ORDER, education, rules_of, run
+from tests.unit.test_rules_registry import FULL_EVAL, ORDER, education, rules_of, run, therapy
 
 CPT = "http://www.ama-assn.org/go/cpt"
 SNOMED = "http://snomed.info/sct"
@@ -98,3 +98,43 @@ def test_every_order_kind_named_by_a_code_exists() -> None:
     assert named and named <= kinds
     required = {c for p in rules.entries("policy") for c in p.get("order_required", ())}
     assert all("order_kind" in e for c in required for e in rules.codes[c])
+
+
+# --- Estimates -------------------------------------------------------------------------------------------
+
+
+def finding(ev: Evaluation, rule: str) -> Finding:
+    (found,) = [f for f in ev.findings if f.rule == rule]
+    return found
+
+
+@pytest.mark.parametrize(("payer", "code", "size"), [("commercial", "98961", 3), ("medicaid", "98962", 6)])
+def test_group_codes_without_a_range_say_no_estimate_is_loaded(payer: str, code: str, size: int) -> None:
+    ev = run(education(payer=payer, code=code, patients_in_group=size))
+    note = finding(ev, "estimate.not-loaded")
+    assert ev.estimate is None and note.severity == "info"
+    assert "per patient" in note.message and "SMART_EDU_RULES_DIR" in note.prompt
+
+
+def test_therapy_without_a_range_says_so() -> None:
+    ev = run(therapy(payer="medicaid"))
+    assert ev.estimate is None and "97110" in finding(ev, "estimate.not-loaded").message
+
+
+def test_a_sourced_2026_medicare_figure_is_shown_with_basis_and_year() -> None:
+    ev = run(therapy(code="97163", evaluation=FULL_EVAL))
+    assert ev.estimate is not None and (ev.estimate.low, ev.estimate.high) == (97.86, 97.86)
+    assert "2026" in ev.estimate.basis and "checked 2026-11-01" in ev.estimate.basis
+
+
+def test_a_2023_figure_is_not_shown_for_2026_but_named() -> None:
+    ev = run(therapy())
+    assert ev.estimate is None
+    assert "2023-01-01..2023-12-31" in finding(ev, "rules.out-of-period").message
+
+
+def test_cq_lines_are_estimated_at_85_percent() -> None:
+    ev = run(therapy(role="PTA", service_date="2023-05-02", minutes=15))
+    assert "CQ" in ev.charge_lines[0].modifiers
+    assert ev.estimate is not None and ev.estimate.high == round(27.89 * 0.85, 2)
+    assert "CQ x0.85" in ev.estimate.basis
