@@ -14,7 +14,8 @@ from billing_rules.policy import Policy
 GROUP_NOTE = " (group codes are billed per patient: a loaded range is per patient, per unit)"
 
 
-def _range(policy: Policy, code: str) -> Entry | None:
+def range_for(policy: Policy, code: str) -> Entry | None:
+    """The range on file for the code, the payer class (and name) and the date; the last loaded wins."""
     found = None
     for entry in policy.rules.entries("estimate"):
         if entry["payer_class"] != policy.payer_class or code not in entry["codes"]:
@@ -45,7 +46,7 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     low = high = 0.0
     bases = []
     for line in lines:
-        entry = _range(policy, line.code)
+        entry = range_for(policy, line.code)
         if entry is None:
             _say_none(policy, line.code)
             return None

@@ -89,6 +89,7 @@ TABLES: dict[str, Spec] = {
     },
     "kx_threshold": {"amount": ("num", True), **DATED},
     "review_threshold": {"amount": ("num", True), **DATED},
+    "kx_unit_ceiling": {"amount": ("num", True), **DATED},
     "pt_telehealth_window": dict(DATED),
     "medicare_telehealth_list": {"codes": ("strs", True), **DATED},
     "pos": {"mode": ("str", True), "location": ("str", True), "pos": ("str", True), **DATED},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billing_rules.estimate import range_for
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import ASSISTANTS, Policy
 
@@ -33,6 +34,41 @@ def _assistant(record: ServiceRecord, policy: Policy) -> list[Finding]:
     return [policy.finding("assistant.cq", share=share, modifier=modifier)]
 
 
+def _line_ceiling(policy: Policy) -> tuple[float, str] | None:
+    """Most this service's lines may add to the year's total: the estimate's high end, else a unit ceiling."""
+    total, basis = 0.0, "the loaded estimate"
+    for code, units in policy.units.items():
+        entry = range_for(policy, code)
+        if entry is None:
+            ceiling = policy.dated("kx_unit_ceiling", "KX unit ceiling")
+            if ceiling is None:
+                return None
+            entry, basis = ceiling, f"at most ${ceiling['amount']:,.0f} a unit"
+            total += entry["amount"] * units
+        else:
+            total += entry["high"] * units
+    return total, basis
+
+
+def _may_cross(record: ServiceRecord, policy: Policy, amount: float, year: int) -> list[Finding]:
+    """Below the threshold: warn when this service may take the year's total past it (KX then needed)."""
+    assert record.therapy_ytd_allowed is not None
+    ceiling = _line_ceiling(policy)
+    if ceiling is None or record.therapy_ytd_allowed + ceiling[0] < amount:
+        return []
+    return [
+        policy.finding(
+            "kx.threshold",
+            "may-cross",
+            ytd=f"{record.therapy_ytd_allowed:,.2f}",
+            line=f"{ceiling[0]:,.2f}",
+            basis=ceiling[1],
+            threshold=f"{amount:,.0f}",
+            year=year,
+        )
+    ]
+
+
 def _kx(record: ServiceRecord, policy: Policy) -> list[Finding]:
     if not policy.payer.get("kx"):
         return []
@@ -43,7 +79,7 @@ def _kx(record: ServiceRecord, policy: Policy) -> list[Finding]:
     if record.therapy_ytd_allowed is None:
         return [policy.finding("kx.threshold", "unknown", threshold=f"{amount:,.0f}")]
     if record.therapy_ytd_allowed < amount:
-        return []
+        return _may_cross(record, policy, amount, threshold["effective_from"].year)
     review = policy.dated("review_threshold", "targeted medical review threshold")
     note = ""
     if review is not None and record.therapy_ytd_allowed >= review["amount"]:

@@ -138,3 +138,30 @@ def test_cq_lines_are_estimated_at_85_percent() -> None:
     assert "CQ" in ev.charge_lines[0].modifiers
     assert ev.estimate is not None and ev.estimate.high == round(27.89 * 0.85, 2)
     assert "CQ x0.85" in ev.estimate.basis
+
+
+# --- KX: the line that crosses the threshold ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ytd", "warns"), [(2200, False), (2280, True), (2479.99, True)])
+def test_kx_warns_when_this_line_may_cross_the_threshold(ytd: float, warns: bool) -> None:
+    ev = run(therapy(therapy_ytd_allowed=ytd))  # 2 units, no 2026 range: at most $100 a unit
+    crossing = [f for f in ev.findings if f.rule == "kx.threshold"]
+    assert bool(crossing) is warns and "KX" not in ev.charge_lines[0].modifiers
+    if warns:
+        assert crossing[0].severity == "warn" and "$2,480" in crossing[0].prompt
+        assert "200.00" in crossing[0].message
+
+
+@pytest.mark.parametrize(("ytd", "warns"), [(2380, False), (2390, True)])
+def test_kx_crossing_uses_the_estimate_when_one_is_loaded(ytd: float, warns: bool) -> None:
+    ev = run(therapy(code="97163", evaluation=FULL_EVAL, therapy_ytd_allowed=ytd))
+    crossing = [f for f in ev.findings if f.rule == "kx.threshold"]
+    assert bool(crossing) is warns
+    if warns:
+        assert "97.86" in crossing[0].message and "loaded estimate" in crossing[0].message
+
+
+def test_kx_at_the_threshold_still_adds_kx() -> None:
+    ev = run(therapy(therapy_ytd_allowed=2480))
+    assert "KX" in ev.charge_lines[0].modifiers
