@@ -119,7 +119,7 @@ def _evaluation(field: str, value: Any) -> EvaluationComponents:
 
 def _rtm(field: str, value: Any) -> RtmData:
     parsers: dict[str, Callable[[str, Any], Any]] = {
-        "days_of_data": lambda f, v: _int(f, v, 0, 31),
+        "days_of_data": lambda f, v: _int(f, v, 0, 30),  # days in a 30-day period
         "management_minutes": lambda f, v: _int(f, v, 0, MAX_MONTH_MINUTES),
         "interactive_communication": _bool,
         "rpm_same_month": _bool,

@@ -1,9 +1,11 @@
-"""Remote therapeutic monitoring: rtm.days, rtm.interaction-missing, rtm.rpm-same-month."""
+"""Remote therapeutic monitoring: rtm.days, rtm.interaction-missing, rtm.rpm-same-month, rtm.under-coded."""
 
 from __future__ import annotations
 
+from billing_rules.lines import minutes_of
 from billing_rules.model import ClinicalContext, Finding, RtmData, ServiceRecord
 from billing_rules.policy import Policy
+from billing_rules.units import rtm_management_units
 
 
 def _device_code_for(policy: Policy, days: int) -> str | None:
@@ -24,10 +26,36 @@ def _days(policy: Policy, rtm: RtmData) -> list[Finding]:
         suggestion = "Record the number of days with monitoring data in the 30-day period."
         return [policy.finding("rtm.days", days="an unknown number of", suggestion=suggestion)]
     fit = _device_code_for(policy, days)
-    suggestion = (
-        f"Bill {fit} for {days} days of data." if fit else "Fewer than 2 days of data: no device code."
-    )
+    if fit:
+        suggestion = f"Bill {fit} for {days} days of data."
+    elif days < 2:
+        suggestion = "Fewer than 2 days of data: no device-supply code may be billed for this period."
+    else:
+        suggestion = (
+            f"No device-supply code for {days} days of data is in force on {policy.on}: do not bill one."
+        )
     return [policy.finding("rtm.days", days=days, suggestion=suggestion)]
+
+
+def _under_coded(record: ServiceRecord, policy: Policy) -> list[Finding]:
+    """Management minutes that reach a longer code of the same kind (98979 documented with 20+ minutes)."""
+    minutes = minutes_of(record, policy.code)
+    mine = policy.code.get("first_minutes", 0)
+    if minutes is None:
+        return []
+    for code in policy.rules.codes:
+        entry = policy.rules.code(code, policy.on)
+        if (
+            entry is None
+            or entry["unit"] != "rtm-management"
+            or entry.get("device") != policy.code.get("device")
+        ):
+            continue
+        if mine < entry.get("first_minutes", 0) <= minutes:
+            units = rtm_management_units(minutes, entry["first_minutes"])
+            addon = f" plus {entry['addon']} x{units[1]}" if units[1] and entry.get("addon") else ""
+            return [policy.finding("rtm.under-coded", minutes=minutes, better=f"{code}{addon}")]
+    return []
 
 
 def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
@@ -42,4 +70,6 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         out.append(policy.finding("rtm.interaction-missing"))
     if rtm.rpm_same_month is True:
         out.append(policy.finding("rtm.rpm-same-month"))
+    if code["unit"] == "rtm-management":
+        out += _under_coded(record, policy)
     return out

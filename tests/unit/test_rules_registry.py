@@ -176,6 +176,10 @@ CASES: dict[str, tuple[Case, Case]] = {
         therapy(code="98980", minutes=25, rtm={"interactive_communication": False}),
         therapy(code="98980", minutes=25, rtm={"interactive_communication": True}),
     ),
+    "rtm.under-coded": (
+        therapy(code="98979", minutes=25, rtm={"interactive_communication": True}),
+        therapy(code="98979", minutes=19, rtm={"interactive_communication": True}),
+    ),
     "rtm.rpm-same-month": (
         therapy(code="98977", rtm={"days_of_data": 20, "rpm_same_month": True}),
         therapy(code="98977", rtm={"days_of_data": 20, "rpm_same_month": False}),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from billing_rules import BadInput, parse_service_record
 from billing_rules.model import Coding, Evaluation, Finding, Order
 from billing_rules.orders import is_education_order
 from tests.unit.test_rules_registry import FULL_EVAL, ORDER, education, rules_of, run, therapy
@@ -165,3 +166,50 @@ def test_kx_crossing_uses_the_estimate_when_one_is_loaded(ytd: float, warns: boo
 def test_kx_at_the_threshold_still_adds_kx() -> None:
     ev = run(therapy(therapy_ytd_allowed=2480))
     assert "KX" in ev.charge_lines[0].modifiers
+
+
+# --- RTM ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minutes", "better"), [(20, "98980"), (39, "98980"), (45, "98980 plus 98981 x1")])
+def test_98979_with_20_minutes_or_more_under_codes(minutes: int, better: str) -> None:
+    ev = run(therapy(code="98979", minutes=minutes, rtm={"interactive_communication": True}))
+    found = finding(ev, "rtm.under-coded")
+    assert found.severity == "warn" and f"Bill {better} for" in found.prompt
+
+
+def test_98980_below_20_minutes_before_2026_names_no_98979() -> None:
+    ev = run(
+        therapy(code="98980", service_date="2025-06-02", minutes=15, rtm={"interactive_communication": True})
+    )
+    assert "98979" not in finding(ev, "time.below-minimum").prompt
+
+
+@pytest.mark.parametrize("code", ["98979", "98984", "98985", "98986"])
+def test_2026_rtm_codes_do_not_exist_before_2026(code: str) -> None:
+    late_2025 = run(therapy(code=code, service_date="2025-12-31", minutes=15, rtm={"days_of_data": 10}))
+    assert "rules.not-evaluated" in rules_of(late_2025)
+    early_2026 = run(therapy(code=code, service_date="2026-01-01", minutes=15, rtm={"days_of_data": 10}))
+    assert "rules.not-evaluated" not in rules_of(early_2026)
+
+
+@pytest.mark.parametrize(
+    ("day", "days", "says"),
+    [
+        ("2025-06-02", 10, "No device-supply code for 10 days"),
+        ("2026-03-02", 10, "Bill 98985"),
+        ("2026-03-02", 1, "Fewer than 2 days"),
+        ("2026-03-02", 20, None),
+    ],
+)
+def test_device_supply_day_counts(day: str, days: int, says: str | None) -> None:
+    ev = run(therapy(code="98977", service_date=day, rtm={"days_of_data": days}))
+    if says is None:
+        assert "rtm.days" not in rules_of(ev)
+    else:
+        assert says in finding(ev, "rtm.days").prompt
+
+
+def test_more_than_30_days_in_a_30_day_period_is_bad_input() -> None:
+    with pytest.raises(BadInput):
+        parse_service_record({"code": "98977", "rtm": {"days_of_data": 31}})
