@@ -65,6 +65,7 @@ TABLES: dict[str, Spec] = {
         "payer_name": ("str", False),
         "unit_method": ("str", False),
         "not_paid": ("strs", False),
+        "may_not_pay": ("strs", False),
         "order_required": ("strs", False),
         "education_roles_allowed": ("strs", False),
         "therapy_modifiers": ("bool", False),

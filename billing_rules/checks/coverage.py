@@ -1,4 +1,4 @@
-"""Payer coverage: payer.not-covered, payer.unknown."""
+"""Payer coverage: payer.not-covered (block; variant uncertain: warn, payers differ), payer.unknown."""
 
 from __future__ import annotations
 
@@ -22,4 +22,8 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
         alternatives = policy.code.get("alternatives", "")
         out.append(policy.finding("payer.not-covered", payer=payer, alternatives=alternatives))
+    elif policy.code["code"] in policy.payer.get("may_not_pay", ()):
+        payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
+        alternatives = policy.code.get("alternatives", "")
+        out.append(policy.finding("payer.not-covered", "uncertain", payer=payer, alternatives=alternatives))
     return out

@@ -213,3 +213,18 @@ def test_device_supply_day_counts(day: str, days: int, says: str | None) -> None
 def test_more_than_30_days_in_a_30_day_period_is_bad_input() -> None:
     with pytest.raises(BadInput):
         parse_service_record({"code": "98977", "rtm": {"days_of_data": 31}})
+
+
+# --- 99078 (§13 row 28) -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payer", ["commercial", "medicaid", "medicare-advantage", "unknown"])
+def test_99078_warns_that_the_payer_may_not_accept_it(payer: str) -> None:
+    ev = run(education(payer=payer, role="MD", code="99078", patients_in_group=4))
+    found = [f for f in ev.findings if f.rule == "payer.not-covered"]
+    assert [f.severity for f in found] == ["warn"] and "may not accept" in found[0].message
+
+
+def test_99078_stays_blocked_for_medicare() -> None:
+    ev = run(education(payer="medicare", role="MD", code="99078", patients_in_group=4))
+    assert [f.severity for f in ev.findings if f.rule == "payer.not-covered"] == ["block"]
