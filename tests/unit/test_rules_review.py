@@ -228,3 +228,34 @@ def test_99078_warns_that_the_payer_may_not_accept_it(payer: str) -> None:
 def test_99078_stays_blocked_for_medicare() -> None:
     ev = run(education(payer="medicare", role="MD", code="99078", patients_in_group=4))
     assert [f.severity for f in ev.findings if f.rule == "payer.not-covered"] == ["block"]
+
+
+# --- Our own words --------------------------------------------------------------------------------------
+
+# Short phrases that open or carry the AMA descriptors: a paraphrase built on them tracks the AMA text.
+DESCRIPTOR_PHRASES = (
+    "therapeutic exercise",
+    "therapeutic procedure",
+    "manual therapy techniques",
+    "neuromuscular re",
+    "gait training",
+    "self-care and home management",
+    "self-care/home management",
+    "dynamic",
+    "physical therapy evaluation",
+    "re-evaluation of",
+    "outpatient visit",
+    "self-management education",
+    "treatment management",
+    "set-up and patient education",
+    "device supply",
+    "educational services",
+)
+
+
+def test_paraphrases_do_not_track_descriptor_wording() -> None:
+    from billing_rules import catalogue
+
+    for info in catalogue():
+        text = info.paraphrase.casefold()
+        assert not [p for p in DESCRIPTOR_PHRASES if p in text], (info.code, info.paraphrase)
