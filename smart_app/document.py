@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from billing_rules import icd10
 from smart_app import document_api, document_context, document_sign, drafts
 from smart_app.document_api import draft_key
+from smart_app.document_card import CardView, card_view, preselected_fields
 from smart_app.document_eval import check, warm
 from smart_app.document_form import fields_from
 from smart_app.document_page import form_context
@@ -49,8 +50,10 @@ def context(handle: str) -> str:
         return render_template("document/context.html", **_page(launch, ctx, {}, resume=draft))
     last = drafts.latest(db, key) if draft is None else None
     signed = last if last is not None and last.status != drafts.OPEN else None
-    fields = draft.fields if draft else {}
-    return render_template("document/context.html", **_page(launch, ctx, fields, draft=draft, signed=signed))
+    card = card_view(launch.context.app_context, ctx, new_draft=draft is None and signed is None)
+    fields = draft.fields if draft else preselected_fields(card)
+    page = _page(launch, ctx, fields, draft=draft, signed=signed, card=card)
+    return render_template("document/context.html", **page)
 
 
 @bp.post("/")
@@ -75,7 +78,7 @@ def submit(handle: str) -> str | Response:
     fields.pop("draft_id", None)
     if action != "icd_search":
         fields.pop("icd_q", None)
-    draft = drafts.save(db, key, fields, handle=handle, note_text="")
+    draft = drafts.save(db, key, fields, handle=handle)  # keeps an edited note (document_note)
     ctx = document_context.cached(launch)
     if action in ("review", "review_note_only"):
         result = check(fields, ctx)
@@ -106,11 +109,13 @@ def _page(
     resume: drafts.Draft | None = None,
     signed: drafts.Draft | None = None,
     icd_results: list[tuple[str, str]] | None = None,
+    card: CardView | None = None,
 ) -> dict[str, Any]:
     result = check(fields, ctx)
     page = form_context(
         handle=launch.handle, context=ctx, fields=fields, check=result, icd_results=icd_results
     )
     page.update(launch=launch.context, draft=draft, resume=resume, signed=signed)
+    page["card"] = card or card_view(launch.context.app_context, ctx, new_draft=False)
     page["saved_at"] = document_api.saved_at(draft) if draft else ""
     return page

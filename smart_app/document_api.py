@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from billing_rules import icd10
-from smart_app import document_context, document_style, drafts
+from smart_app import document_context, document_note, document_style, drafts
 from smart_app.document_eval import check, check_json
 from smart_app.document_form import fields_from, focus_id
 from smart_app.launches import Launch, db_of, launch_required
@@ -54,7 +54,7 @@ def evaluate(handle: str) -> Response:
         return found
     fields = fields_from(request.form)
     fields.pop("draft_id", None)
-    draft = drafts.save(db_of(current_app), draft_key(launch), fields, handle=handle, note_text="")
+    draft = drafts.save(db_of(current_app), draft_key(launch), fields, handle=handle)  # keeps an edited note
     result = check(fields, document_context.cached(launch))
     html = render_template("document/_results.html", check=result, focus_id=focus_id)
     body: dict[str, Any] = {
@@ -79,7 +79,12 @@ def save_note(handle: str) -> Response:
         resp.status_code = 404
         return resp
     note = request.form.get("note", "")[:20000]
-    draft = drafts.save(db_of(current_app), found.key, found.fields, handle=handle, note_text=note)
+    ctx = document_context.cached(launch)
+    text = document_note.generated(check(found.fields, ctx), ctx, found.fields)
+    note_basis = document_note.basis(text) if text is not None else None
+    draft = drafts.save(
+        db_of(current_app), found.key, found.fields, handle=handle, note_text=note, note_basis=note_basis
+    )
     return jsonify({"draft_id": draft.id, "saved_at": saved_at(draft)})
 
 

@@ -9,34 +9,26 @@ failure.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, time
-from typing import Any
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from billing_rules import icd10
 from billing_rules.model import ClinicalContext, Finding
-from fhir_mappings.note import generate_note
-from smart_app import document_context, drafts
+from smart_app import document_context, document_note, drafts
 from smart_app.document_api import draft_key
 from smart_app.document_eval import Check, check, code_choices
-from smart_app.document_form import TIME_RE, focus_id
-from smart_app.document_page import linkable_diagnoses
+from smart_app.document_form import focus_id
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
 from smart_app.writeback import (
+    Acknowledgement,
     SignedService,
-    WritebackConfig,
     WriteResult,
-    build_plan,
     charge_summary_csv,
-    choose_strategy,
-    execute_plan,
     retry_outbox_entry,
+    write_signed_service,
 )
-from smart_app.writeback import audit as wb_audit
 
 bp = Blueprint("poc_sign", __name__)
 SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
@@ -50,45 +42,11 @@ def _own(launch: Launch, draft_id: str) -> drafts.Draft:
     return draft
 
 
-def _times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None, datetime | None]:
-    """Start and end of the session as datetimes, when the clinician gave times."""
-    record = check_result.record
-    day = record.service_date if record else None
-    start, end = str(fields.get("start_time") or ""), str(fields.get("end_time") or "")
-    m1, m2 = TIME_RE.match(start), TIME_RE.match(end)
-    if not day or not m1 or not m2:
-        return None, None
-    return (
-        datetime.combine(day, time(int(m1[1]), int(m1[2]))),
-        datetime.combine(day, time(int(m2[1]), int(m2[2]))),
-    )
-
-
-def _labels(ctx: ClinicalContext, codes: tuple[str, ...]) -> dict[str, str]:
-    known = {d.code: d.label for d in linkable_diagnoses(ctx)}
-    return {c: known.get(c) or icd10.describe(c) or "" for c in codes}
-
-
-def _note(result: Check, ctx: ClinicalContext, fields: dict[str, Any]) -> str:
-    assert result.record is not None and result.evaluation is not None
-    start, end = _times(fields, result)
-    choice = code_choices().get(result.code)
-    return generate_note(
-        result.record,
-        charge_lines=result.evaluation.charge_lines,
-        start=start,
-        end=end,
-        diagnosis_labels=_labels(ctx, result.record.diagnoses),
-        code_text=choice.paraphrase if choice else None,
-        author_name=ctx.provider.name,
-    )
-
-
 def _review_page(
     launch: Launch,
     draft: drafts.Draft,
     result: Check,
-    note: str,
+    note: document_note.ReviewNote,
     *,
     note_only: bool,
     errors: list[str],
@@ -101,7 +59,8 @@ def _review_page(
         launch=launch.context,
         draft=draft,
         check=result,
-        note=note,
+        note=note.text,
+        note_stale=note.stale,
         note_only=note_only,
         warns=warns,
         errors=errors,
@@ -123,13 +82,25 @@ def review(handle: str) -> Response | tuple[str, int]:
     result = check(draft.fields, ctx)
     if not (result.can_sign_charge or result.can_sign_note_only):
         return redirect(url_for("document.context", handle=handle), 303)
-    note = draft.note_text or _note(result, ctx, draft.fields)
+    generated = document_note.generated(result, ctx, draft.fields) or ""
+    note = document_note.for_review(draft, generated)
     return _review_page(launch, draft, result, note, note_only=result.blocked, errors=[], status=200)
 
 
-def _acknowledgements(warns: list[Finding]) -> tuple[list[dict[str, str]], list[str]]:
+@bp.post("/review/regenerate")
+@launch_required
+def regenerate(handle: str) -> Response:
+    """Drop the clinician's edited note, by their explicit choice, so the review shows the generated one."""
+    launch: Launch = g.launch
+    draft = _own(launch, request.form.get("draft_id", ""))
+    if draft.status == drafts.OPEN:
+        drafts.save(db_of(current_app), draft.key, draft.fields, handle=handle, note_text="")
+    return redirect(url_for("document.poc_sign.review", handle=handle), 303)
+
+
+def _acknowledgements(warns: list[Finding]) -> tuple[list[Acknowledgement], list[str]]:
     """Every warning acknowledged with a reason, in the order shown; the form's rule ids must still match."""
-    acks: list[dict[str, str]] = []
+    acks: list[Acknowledgement] = []
     errors: list[str] = []
     for n, finding in enumerate(warns):
         if request.form.get(f"rule_{n}") != finding.rule:
@@ -139,7 +110,7 @@ def _acknowledgements(warns: list[Finding]) -> tuple[list[dict[str, str]], list[
         if request.form.get(f"ack_{n}") != "yes" or not reason:
             errors.append(f"Acknowledge “{finding.message}” and give a reason.")
             continue
-        acks.append({"rule": finding.rule, "reason": reason})
+        acks.append(Acknowledgement(finding.rule, reason))
     return acks, errors
 
 
@@ -154,11 +125,16 @@ def sign(handle: str) -> Response | tuple[str, int]:
     if draft.status != drafts.OPEN:
         return redirect(result_url, 303)  # a second click, or a resubmitted page: show the first result
     note = request.form.get("note", "").strip()[:20000]
-    draft = drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note)
     ctx = document_context.cached(launch)
     result = check(draft.fields, ctx)
-    if result.evaluation is None or result.record is None:
+    generated = document_note.generated(result, ctx, draft.fields)
+    if generated is None:  # the service is incomplete: keep the typed note, send the clinician to the form
+        drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=draft.note_basis)
         return redirect(url_for("document.context", handle=handle), 303)
+    stale = document_note.for_review(draft, generated).stale and note != generated
+    basis = document_note.basis(generated)  # signing this note accepts it for the service as it is now
+    draft = drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=basis)
+    shown = document_note.ReviewNote(note, stale)
     note_only = request.form.get("note_only") == "yes"
     errors: list[str] = []
     if not note:
@@ -167,12 +143,12 @@ def sign(handle: str) -> Response | tuple[str, int]:
         errors.append(
             "A blocked service cannot be charged. Tick “sign the note alone” or go back and fix it."
         )
-    acks: list[dict[str, str]] = []
+    acks: list[Acknowledgement] = []
     if not note_only:
         acks, ack_errors = _acknowledgements(result.findings_by_severity()["warn"])
         errors += ack_errors
     if errors:
-        return _review_page(launch, draft, result, note, note_only=result.blocked, errors=errors, status=422)
+        return _review_page(launch, draft, result, shown, note_only=result.blocked, errors=errors, status=422)
     if not drafts.claim_for_signing(db, draft.id):
         return redirect(result_url, 303)
     try:
@@ -187,7 +163,7 @@ def sign(handle: str) -> Response | tuple[str, int]:
             launch,
             draft,
             result,
-            note,
+            shown,
             note_only=result.blocked,
             errors=[f"Not written: {message}"],
             status=502,
@@ -205,11 +181,11 @@ def _write(
     note: str,
     *,
     note_only: bool,
-    acks: list[dict[str, str]],
+    acks: list[Acknowledgement],
 ) -> WriteResult:
-    """``write_signed_service``'s steps, plus the acknowledgements in the audit log before writing."""
+    """The signed service, handed to the one write path (which audits it, acknowledgements included)."""
     assert result.record is not None and result.evaluation is not None
-    start, end = _times(draft.fields, result)
+    start, end = document_note.session_times(draft.fields, result)
     choice = code_choices().get(result.code)
     signed = SignedService(
         issuer=launch.context.iss,
@@ -225,17 +201,11 @@ def _write(
         start=start,
         end=end,
         signed_at=datetime.now(UTC),
-        diagnosis_labels=_labels(ctx, result.record.diagnoses),
+        diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
         code_text={result.code: choice.paraphrase} if choice else {},
+        acknowledgements=tuple(acks),
     )
-    db = db_of(current_app)
-    client = launch.fhir_client()
-    config = WritebackConfig.from_profile(launch.profile.writeback)
-    plan = build_plan(signed, config, choose_strategy(config, client, note_only=note_only))
-    wb_audit.record(db, plan, "signed", "note-only" if note_only else "signed")
-    if acks:
-        wb_audit.record(db, plan, "warnings-acknowledged", "acknowledged", message=json.dumps(acks))
-    return execute_plan(db, client, plan)
+    return write_signed_service(db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed)
 
 
 @bp.get("/result/<draft_id>")

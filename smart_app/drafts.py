@@ -39,6 +39,7 @@ class DraftRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=OPEN)
     fields_json: Mapped[str] = mapped_column(Text, default="{}")
     note_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see document_note
     launch_handle: Mapped[str] = mapped_column(String(128), default="")
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
@@ -82,6 +83,7 @@ class Draft:
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    note_basis: str | None = None  # fingerprint of the generated note the saved note started from
 
 
 def _to_draft(row: DraftRow) -> Draft:
@@ -97,6 +99,7 @@ def _to_draft(row: DraftRow) -> Draft:
         result=result,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        note_basis=row.note_basis,
     )
 
 
@@ -137,8 +140,10 @@ def save(
     *,
     handle: str,
     note_text: str | None = None,
+    note_basis: str | None = None,
 ) -> Draft:
-    """Store the form's fields (and the note, when given) in the key's open draft, creating it if needed."""
+    """Store the form's fields (and the note with its basis, when given) in the key's open draft, creating it
+    if needed. Without ``note_text`` the saved note is kept: changing the service never drops an edit."""
     for _ in range(2):
         try:
             with db.session() as s:
@@ -156,7 +161,7 @@ def save(
                     s.add(row)
                 row.fields_json = json.dumps(fields, sort_keys=True)
                 if note_text is not None:
-                    row.note_text = note_text
+                    row.note_text, row.note_basis = note_text, note_basis
                 row.launch_handle = handle
                 row.updated_at = _now()
                 s.flush()

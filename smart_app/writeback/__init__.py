@@ -4,7 +4,7 @@ lost (DESIGN.md §3). Entry points: ``write_signed_service`` and ``retry_outbox_
 from smart_app.writeback.config import WritebackConfig, WritebackConfigError, choose_strategy
 from smart_app.writeback.outbox import list_entries as list_outbox
 from smart_app.writeback.outbox import pending_for_draft
-from smart_app.writeback.plan import BlockedChargeError, SignedService, WritePlan, build_plan
+from smart_app.writeback.plan import Acknowledgement, BlockedChargeError, SignedService, WritePlan, build_plan
 from smart_app.writeback.service import (
     WriteInProgressError,
     WriteResult,
@@ -15,6 +15,7 @@ from smart_app.writeback.service import (
 from smart_app.writeback.summary import charge_summary_csv, summary_rows
 
 __all__ = [
+    "Acknowledgement",
     "BlockedChargeError",
     "SignedService",
     "WriteInProgressError",

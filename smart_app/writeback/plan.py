@@ -27,6 +27,17 @@ class BlockedChargeError(ValueError):
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """A ``warn`` finding the clinician signed over, with their reason (kept in the "signed" audit row)."""
+
+    rule: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class SignedService:
     """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``."""
 
@@ -45,6 +56,7 @@ class SignedService:
     signed_at: datetime | None = None
     diagnosis_labels: dict[str, str] = field(default_factory=dict)
     code_text: dict[str, str] = field(default_factory=dict)  # CPT -> our own short paraphrase
+    acknowledgements: tuple[Acknowledgement, ...] = ()
 
 
 @dataclass
@@ -88,6 +100,17 @@ class WritePlan:
             ],
             "charges": [{"code": c["code"], "units": c["units"]} for c in self.charge_summary],
         }
+
+
+def check_acknowledgements(request: SignedService) -> None:
+    """Each acknowledgement names one of the evaluation's ``warn`` findings and gives a reason; the audit log
+    must never claim a warning was signed over that the evaluation did not raise."""
+    warned = {f.rule for f in request.evaluation.findings if f.severity == "warn"}
+    for ack in request.acknowledgements:
+        if ack.rule not in warned:
+            raise ValueError(f"acknowledgement of {ack.rule!r}, which is not a warning of this evaluation")
+        if not ack.reason.strip():
+            raise ValueError(f"acknowledgement of {ack.rule!r} without a reason")
 
 
 def build_plan(

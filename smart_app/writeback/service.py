@@ -20,7 +20,7 @@ from smart_app.writeback.config import (
     server_lists_create,
     server_takes_provenance,
 )
-from smart_app.writeback.plan import SignedService, WritePlan, build_plan
+from smart_app.writeback.plan import SignedService, WritePlan, build_plan, check_acknowledgements
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
 Status = Literal["written", "already-written", "note-only", "queued-in-outbox"]
@@ -69,11 +69,16 @@ def write_signed_service(
     db: Database, client: FhirClient, profile_writeback: Any, request: SignedService
 ) -> WriteResult:
     """Write the signed service's note, charge(s) and Provenance. Raises BlockedChargeError for a blocked
-    evaluation not signed as note-only, WritebackConfigError when the profile cannot write it."""
+    evaluation not signed as note-only, WritebackConfigError when the profile cannot write it, ValueError
+    for an acknowledgement of no warning. The "signed" audit row (with the acknowledged warnings and their
+    reasons) is written before anything is sent."""
+    check_acknowledgements(request)
     config = WritebackConfig.from_profile(profile_writeback)
     strategy = choose_strategy(config, client, note_only=request.note_only)
     plan = build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
-    audit.record(db, plan, "signed", "note-only" if request.note_only else "signed")
+    acks = [a.to_dict() for a in request.acknowledgements]
+    message = json.dumps({"acknowledged": acks}) if acks else None
+    audit.record(db, plan, "signed", "note-only" if request.note_only else "signed", message=message)
     return execute_plan(db, client, plan)
 
 

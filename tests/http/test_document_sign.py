@@ -3,6 +3,7 @@ and retry, and the charge summary for EHRs that take no charges."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -134,8 +135,13 @@ def test_warnings_need_an_acknowledgement_with_a_reason_kept_in_the_audit_log(ap
     assert refused.status_code == 422 and "give a reason" in refused.get_data(as_text=True)
     assert ehr.count("ChargeItem") == 0
     assert client.post(f"/s/{handle}/sign", data=sign_form(html)).status_code == 303
-    acks = [e for e in audit.entries(db_of(app)) if e["action"] == "warnings-acknowledged"]
-    assert len(acks) == 1 and "Reviewed" in acks[0]["message"]
+    rows = list(reversed(audit.entries(db_of(app))))  # oldest first
+    actions = [e["action"] for e in rows]
+    assert actions.count("signed") == 1 and actions.index("signed") < actions.index("write-attempt")
+    acked = json.loads(rows[actions.index("signed")]["message"])["acknowledged"]
+    shown = re.findall(r'name="rule_\d+" value="([^"]+)"', html)
+    assert [a["rule"] for a in acked] == shown
+    assert all(a["reason"] == f"Reviewed {a['rule']}" for a in acked)
 
 
 def test_blocked_service_can_only_sign_the_note_alone_by_explicit_choice(app: Flask, rsps: Any) -> None:
@@ -263,3 +269,78 @@ def test_drafts_survive_an_app_restart(tmp_path: Path) -> None:
     found = drafts.find_open(second, key)
     assert found is not None and found.id == saved.id and found.fields["minutes"] == "25"
     second.dispose()
+
+
+# -- the edited note is the clinician's work: a change of service never throws it away
+
+
+def edit_then_change_service(client: FlaskClient, handle: str, *, edit: str) -> tuple[str, str]:
+    """Review, save the note with ``edit`` appended, then change the minutes; returns (draft id, token)."""
+    token = documented(client, handle)
+    form = sign_form(review(client, handle))
+    saved = client.post(
+        f"/s/{handle}/draft",
+        data={"draft_id": form["draft_id"], "note": form["note"] + edit},
+        headers={"X-CSRF-Token": token},
+    )
+    assert saved.status_code == 200
+    changed = client.post(
+        f"/s/{handle}/evaluate",
+        data=SESSION | {"minutes": "30", "draft_id": form["draft_id"]},
+        headers={"X-CSRF-Token": token},
+    )
+    assert changed.status_code == 200
+    return form["draft_id"], token
+
+
+def test_an_edited_note_is_kept_when_the_service_changes_with_a_warning(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    draft_id, _ = edit_then_change_service(client, handle, edit="\nAsked about insulin storage.")
+    html = review(client, handle)
+    note = sign_form(html)["note"]
+    assert "Asked about insulin storage." in note and "Face-to-face minutes: 20" in note  # as edited
+    assert "The service changed since you edited this note" in html
+    regenerate = re.search(r'action="([^"]+/review/regenerate)"', html)[1]  # type: ignore[index]
+    assert client.post(regenerate, data={"draft_id": draft_id}).status_code == 400  # CSRF
+    done = client.post(regenerate, data={"draft_id": draft_id, "csrf_token": csrf_of(html)})
+    assert done.status_code == 303
+    fresh = review(client, handle)
+    note = sign_form(fresh)["note"]
+    assert "insulin storage" not in note and "Face-to-face minutes: 30" in note
+    assert "The service changed" not in fresh
+
+
+def test_an_edited_note_signed_after_the_warning_is_what_the_ehr_gets(app: Flask, rsps: Any) -> None:
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    edit_then_change_service(client, handle, edit="\nAsked about insulin storage.")
+    assert client.post(f"/s/{handle}/sign", data=sign_form(review(client, handle))).status_code == 303
+    [doc] = [r for r in ehr.created if r["resourceType"] == "DocumentReference"]
+    text = base64.b64decode(doc["content"][0]["attachment"]["data"]).decode("utf-8")
+    assert "Asked about insulin storage." in text
+
+
+def test_an_unedited_saved_note_follows_the_service_without_a_warning(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    edit_then_change_service(client, handle, edit="")  # autosaved as generated, never edited
+    html = review(client, handle)
+    assert "Face-to-face minutes: 30" in sign_form(html)["note"]
+    assert "The service changed" not in html
+
+
+def test_an_edited_note_with_the_service_unchanged_is_shown_without_a_warning(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    token = documented(client, handle)
+    form = sign_form(review(client, handle))
+    client.post(
+        f"/s/{handle}/draft",
+        data={"draft_id": form["draft_id"], "note": form["note"] + "\nGood rapport."},
+        headers={"X-CSRF-Token": token},
+    )
+    client.post(
+        f"/s/{handle}/evaluate",
+        data=SESSION | {"draft_id": form["draft_id"]},
+        headers={"X-CSRF-Token": token},
+    )
+    html = review(client, handle)
+    assert "Good rapport." in sign_form(html)["note"] and "The service changed" not in html

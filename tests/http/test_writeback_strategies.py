@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import responses
 
+from billing_rules.model import Finding
 from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
 from smart_app.writeback import (
+    Acknowledgement,
     BlockedChargeError,
+    SignedService,
     WritebackConfig,
     audit,
     build_plan,
@@ -26,7 +30,7 @@ from smart_app.writeback import (
 from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 from tests.conftest import load_json
 from tests.http.test_writeback_fake import BASE, FakeFhir, epic_caps, hapi_caps, oracle_caps
-from tests.unit.test_write_factories import evaluation, signed
+from tests.unit.test_write_factories import evaluation, line, signed
 
 TENANT = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d"
 HAPI = WritebackConfig()
@@ -278,6 +282,40 @@ def test_audit_rows_say_who_what_when_and_outcome_without_note_text(db, rsps) ->
     assert final["what"]["charges"] == [{"code": "98960", "units": 1}]
     assert {w["ref"] for w in final["what"]["written"]} == {r.ref for r in result.resources}
     assert "SECRET-NOTE-BODY" not in str(rows)
+
+
+def warned_service(*acks: Acknowledgement) -> SignedService:
+    warn = Finding(
+        "time.near-threshold", "warn", "close to the minimum", "document the minutes", "minutes", "t"
+    )
+    base = evaluation(line())
+    return signed(evaluation=replace(base, findings=(warn,)), acknowledgements=acks)
+
+
+def test_the_signed_row_holds_the_acknowledged_warnings_before_anything_is_sent(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    ack = Acknowledgement("time.near-threshold", "Teach-back took the full 8 minutes")
+    result = write_signed_service(db, client(), HAPI, warned_service(ack))
+    rows = list(reversed(audit.entries(db, write_key=result.write_key)))
+    assert [r["action"] for r in rows] == ["signed", "write-attempt", "write-result"]
+    assert json.loads(rows[0]["message"]) == {
+        "acknowledged": [{"rule": "time.near-threshold", "reason": "Teach-back took the full 8 minutes"}]
+    }
+    assert rows[1]["message"] is None and rows[2]["message"] is None  # the reasons sit in one row only
+    one_each(fake)
+
+
+@pytest.mark.parametrize(
+    "ack",
+    [Acknowledgement("payer.not-covered", "no such warning"), Acknowledgement("time.near-threshold", "  ")],
+)
+def test_an_acknowledgement_of_no_warning_or_without_reason_is_refused_before_anything(
+    db, rsps, ack: Acknowledgement
+) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    with pytest.raises(ValueError, match="acknowledgement"):
+        write_signed_service(db, client(), HAPI, warned_service(ack))
+    assert fake.calls == [] and audit.entries(db) == []
 
 
 def test_provenance_is_left_out_where_the_server_does_not_take_it(db, rsps) -> None:
