@@ -3,7 +3,8 @@
 An order counts when it asks for the service's order kind (``billing_rules.orders``: its CPT code, a SNOMED CT
 education concept or education words; an order for 98960 also covers 98961/98962), is active or completed, is
 authored on or before the service date (same day counts) and was requested by an MD/DO/NP/PA. A requester
-whose role could not be read is accepted with a warning: the order exists, its signer's role is unconfirmed.
+whose role could not be read is accepted with an info finding (the engine's assumption, rules-contract §2):
+the launch reads rarely include the requester; a payer policy may raise it to warn.
 """
 
 from __future__ import annotations
