@@ -26,6 +26,7 @@ from smart_app.fhir_client import FhirClient, FhirUnauthorized
 from smart_app.profiles import Profile, ProfileRegistry
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
+from smart_app.smart.app_context import stored_app_context
 from smart_app.smart.errors import SmartError
 from smart_app.smart.services import SmartServices
 from smart_app.store import LaunchRecord, TokenSealer, binding_hash, find_by_handle, swap_tokens, utcnow
@@ -47,6 +48,7 @@ class LaunchView:
     tenant: str | None
     iss: str
     profile: str
+    app_context: dict[str, str] | None = None  # from a CDS card's smart link (untrusted; parsed at launch)
 
 
 @dataclass
@@ -193,6 +195,7 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
             tenant=ctx.get("tenant"),
             iss=record.iss,
             profile=record.profile_name,
+            app_context=stored_app_context(ctx.get("app_context")),
         )
         return Launch(
             record_id=record.id,

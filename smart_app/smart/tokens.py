@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from smart_app.smart.app_context import parse_app_context
 from smart_app.smart.errors import TokenResponseError
 
 _RESOURCE_SCOPE = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.([a-z*]+)(\?.*)?$")
@@ -23,6 +24,7 @@ CONTEXT_KEYS = (
     "smart_style_url",
     "intent",
     "tenant",
+    "app_context",
 )
 
 
@@ -37,9 +39,14 @@ class LaunchContext:
     smart_style_url: str | None = None
     intent: str | None = None
     tenant: str | None = None
+    app_context: dict[str, str] | None = None  # a CDS card's appContext, parsed (smart/app_context.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-safe; ``app_context`` only for a launch from a card (other records stay as they were)."""
+        out = asdict(self)
+        if self.app_context is None:
+            out.pop("app_context")
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LaunchContext:
@@ -96,14 +103,16 @@ def check_token_response(
 def context_from_token(token: Mapping[str, Any], *, fhir_user: str | None) -> LaunchContext:
     """The launch context fields of a token response; ``fhir_user`` only from a verified id_token."""
     banner = token.get("need_patient_banner")
+    patient, encounter = _str_or_none(token.get("patient")), _str_or_none(token.get("encounter"))
     return LaunchContext(
-        patient=_str_or_none(token.get("patient")),
-        encounter=_str_or_none(token.get("encounter")),
+        patient=patient,
+        encounter=encounter,
         fhir_user=fhir_user,
         need_patient_banner=banner if isinstance(banner, bool) else True,
         smart_style_url=_str_or_none(token.get("smart_style_url")),
         intent=_str_or_none(token.get("intent")),
         tenant=_str_or_none(token.get("tenant")),
+        app_context=parse_app_context(token.get("appContext"), patient=patient, encounter=encounter),
     )
 
 
