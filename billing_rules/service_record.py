@@ -170,4 +170,6 @@ def parse_service_record(data: Mapping[str, Any]) -> ServiceRecord:
     for key in ("curriculum", "adaptations", "response"):
         if key in values and not values[key]:
             values[key] = None
+    if values.get("assistant_minutes", 0) > values.get("minutes", MAX_SESSION_MINUTES):
+        raise BadInput("assistant_minutes", "must not exceed the minutes of the service")
     return ServiceRecord(**values)

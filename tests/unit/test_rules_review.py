@@ -259,3 +259,11 @@ def test_paraphrases_do_not_track_descriptor_wording() -> None:
     for info in catalogue():
         text = info.paraphrase.casefold()
         assert not [p for p in DESCRIPTOR_PHRASES if p in text], (info.code, info.paraphrase)
+
+
+def test_assistant_minutes_above_the_service_minutes_are_bad_input() -> None:
+    with pytest.raises(BadInput) as err:
+        parse_service_record({"code": "97110", "minutes": 20, "assistant_minutes": 25})
+    assert err.value.field == "assistant_minutes"
+    whole = parse_service_record({"code": "97110", "minutes": 20, "assistant_minutes": 20})
+    assert whole.assistant_minutes == 20
