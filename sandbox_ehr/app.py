@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request
 from joserfc.jwk import RSAKey
 from werkzeug.exceptions import HTTPException
 
-from sandbox_ehr import admin, auth_views, fhir_api, launcher
+from sandbox_ehr import admin, auth_views, cds_panel, fhir_api, launcher
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.directory import human_name
 from sandbox_ehr.faults import FaultRegistry, drop_connection
@@ -42,6 +42,7 @@ class SandboxState:
     tokens: TokenStore = field(default_factory=TokenStore)
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     ehr_sessions: dict[str, Any] = field(default_factory=dict)
+    cds_panels: dict[str, Any] = field(default_factory=dict)  # the launcher's CDS panel results
     auth_server: Any = None
     protector: Any = None
 
@@ -54,6 +55,7 @@ class SandboxState:
         self.faults.clear()
         self.tokens = TokenStore()
         self.ehr_sessions.clear()
+        self.cds_panels.clear()
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -75,7 +77,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.extensions["sandbox"] = state
     state.auth_server = SandboxAuthServer(app, state)
     state.protector = make_protector(state)
-    for bp in (fhir_api.bp, auth_views.bp, launcher.bp, admin.bp):
+    for bp in (fhir_api.bp, auth_views.bp, launcher.bp, cds_panel.bp, admin.bp):
         app.register_blueprint(bp)
     app.after_request(_after_request)
     app.register_error_handler(404, _fhir_errors)

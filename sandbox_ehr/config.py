@@ -46,6 +46,7 @@ class ClientConfig:
     jwks: dict[str, Any] | None = None
     scope: str | None = None  # allowed scopes; None = any scope this server knows
     access_token_lifetime: int | None = None
+    cds_services_url: str | None = None  # the app's CDS Hooks discovery URL (the launcher's CDS panel)
 
     def __post_init__(self) -> None:
         if self.type not in CLIENT_TYPES:

@@ -31,6 +31,7 @@ class EhrSession:
     practitioner: str
     patient: str
     encounter: str | None
+    app_context: str | None = None  # a CDS card's smart link: handed to the app in the token response
 
 
 def state() -> SandboxState:
@@ -53,10 +54,11 @@ def index() -> str:
         fhir_base=st.config.fhir_base,
         base_url=st.config.base_url,
         csrf=csrf_token(),
+        cds_enabled=any(c.cds_services_url for c in st.config.clients),
     )
 
 
-def _session_from(values: dict[str, str]) -> EhrSession:
+def session_from(values: dict[str, str]) -> EhrSession:
     """Validate the choices (400 on anything unknown). An empty encounter means the patient's most recent one,
     an empty practitioner the encounter's primary performer (the clinician who saw the patient)."""
     st = state()
@@ -85,20 +87,20 @@ def launch() -> Response:
         if client is None or not client.launch_uri:
             abort(400, description="unknown app")
         return redirect(f"{client.launch_uri}?{urlencode({'iss': st.config.fhir_base})}")
-    return _open_ehr(_session_from(dict(request.form)))
+    return open_ehr(session_from(dict(request.form)))
 
 
 @bp.get("/launcher")
 def programmatic() -> Response:
     """Scripted entry (SMART launcher style): ``/launcher?client_id=&practitioner=&patient=[&encounter=]``
     answers with the EHR page's URL, or with ``frame=0`` a redirect straight to the app."""
-    session = _session_from(dict(request.args))
+    session = session_from(dict(request.args))
     if request.args.get("frame", "1") == "0":
         return redirect(_app_launch_url(session))
-    return _open_ehr(session)
+    return open_ehr(session)
 
 
-def _open_ehr(session: EhrSession) -> Response:
+def open_ehr(session: EhrSession) -> Response:
     sid = secrets.token_urlsafe(16)
     state().ehr_sessions[sid] = session
     return redirect(url_for("launcher.ehr", sid=sid))
@@ -106,7 +108,9 @@ def _open_ehr(session: EhrSession) -> Response:
 
 def _app_launch_url(session: EhrSession) -> str:
     st = state()
-    context = LaunchContext(session.practitioner, session.patient, session.encounter, session.client_id, True)
+    context = LaunchContext(
+        session.practitioner, session.patient, session.encounter, session.client_id, True, session.app_context
+    )
     value = st.tokens.mint_launch(context, st.config.launch_lifetime)
     client = st.config.client(session.client_id)
     assert client is not None and client.launch_uri
@@ -130,4 +134,5 @@ def ehr(sid: str) -> str:
         practitioner_name=directory.human_name(st.store.read("Practitioner", session.practitioner)),
         app_name=(client.name or client.client_id) if client else "",
         app_url=_app_launch_url(session),
+        from_card=session.app_context is not None,
     )

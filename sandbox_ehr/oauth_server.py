@@ -259,6 +259,8 @@ class SandboxAuthServer(AuthorizationServer):
             token["patient"] = context.patient
         if context.encounter:
             token["encounter"] = context.encounter
+        if context.app_context and str(request.payload.grant_type) == "authorization_code":
+            token["appContext"] = context.app_context  # CDS Hooks: a card's smart link, passed on as is
         token["need_patient_banner"] = not context.ehr_launch
         token["smart_style_url"] = f"{self.sandbox.config.base_url}/smart-style.json"
 

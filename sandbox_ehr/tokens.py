@@ -17,13 +17,15 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
 
 @dataclass(frozen=True)
 class LaunchContext:
-    """Who and what a launch is about: the practitioner (user), patient and encounter in context."""
+    """Who and what a launch is about: the practitioner (user), patient and encounter in context, and for a
+    launch from a CDS card the link's ``appContext`` (handed to the app in the token response)."""
 
     practitioner: str
     patient: str | None = None
     encounter: str | None = None
     client_id: str | None = None
     ehr_launch: bool = True
+    app_context: str | None = None
 
     def get_user_id(self) -> str:
         return self.practitioner

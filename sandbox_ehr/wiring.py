@@ -31,7 +31,7 @@ def app_base_url(port: int) -> str:
 
 
 def app_client(app_base: str, secret: str, *, access_token_lifetime: int | None = None) -> ClientConfig:
-    """The app as a confidential-symmetric client with its /launch and /callback on ``app_base``."""
+    """The app as a confidential-symmetric client: /launch, /callback and /cds-services on ``app_base``."""
     return ClientConfig(
         client_id=APP_CLIENT_ID,
         type="confidential-symmetric",
@@ -39,6 +39,7 @@ def app_client(app_base: str, secret: str, *, access_token_lifetime: int | None 
         client_secret=secret,
         redirect_uris=[f"{app_base}/callback"],
         launch_uri=f"{app_base}/launch",
+        cds_services_url=f"{app_base}/cds-services",
         access_token_lifetime=access_token_lifetime,
     )
 
