@@ -20,18 +20,38 @@ def _discipline(policy: Policy) -> list[Finding]:
     return [policy.finding("modifier.therapy", modifier=modifier, discipline=discipline)]
 
 
+UNIT_MINUTES = {"timed-15": 15, "timed-30": 30, "caregiver-30": 30}
+
+
 def _assistant(record: ServiceRecord, policy: Policy) -> list[Finding]:
+    """CQ/CO when an assistant furnished more than 10% of a unit (rules-contract §2; CMS applies it per unit).
+
+    The engine cannot tell which unit the assistant's minutes fell in, so any share above 10% of one unit puts
+    the modifier on the line (never an unmarked assistant unit); the prompt says when a split line pays more.
+    """
     modifier = policy.modifier("assistant", policy.role)
     if not policy.payer.get("assistant_modifiers") or modifier is None:
         return []
     if policy.role in ASSISTANTS:
-        share = "all"
-    elif record.assistant_minutes and record.minutes and record.assistant_minutes * 10 > record.minutes:
-        share = f"{record.assistant_minutes} of {record.minutes} minutes (more than 10%)"
-    else:
+        return _cq(policy, modifier, "all", "")
+    unit = UNIT_MINUTES.get(policy.code["unit"]) or policy.code.get("first_minutes") or record.minutes
+    helped = record.assistant_minutes
+    if not helped or not unit or helped * 10 <= unit:
         return []
+    share = f"{helped} of {record.minutes} minutes (more than 10% of a {unit}-minute unit)"
+    units = sum(policy.units.values())
+    split = ""
+    if record.minutes and units > 1 and record.minutes - helped >= unit:
+        split = (
+            f" CMS applies the 10% test per unit: units the therapist furnished in full are paid without"
+            f" {modifier}; bill them on a separate line without {modifier} if the minutes show it."
+        )
+    return _cq(policy, modifier, share, split)
+
+
+def _cq(policy: Policy, modifier: str, share: str, split: str) -> list[Finding]:
     policy.modifiers.append(modifier)
-    return [policy.finding("assistant.cq", share=share, modifier=modifier)]
+    return [policy.finding("assistant.cq", share=share, modifier=modifier, split=split)]
 
 
 def _line_ceiling(policy: Policy) -> tuple[float, str] | None:

@@ -159,7 +159,7 @@ CASES: dict[str, tuple[Case, Case]] = {
     "telehealth.not-covered": (therapy(code="97140", mode="video"), therapy(mode="video")),
     "telehealth.place-of-service": (therapy(mode="video"), therapy()),
     "modifier.therapy": (therapy(), education()),
-    "assistant.cq": (therapy(assistant_minutes=10), therapy(assistant_minutes=2)),
+    "assistant.cq": (therapy(assistant_minutes=10), therapy(assistant_minutes=1)),
     "kx.threshold": (therapy(therapy_ytd_allowed=2500), therapy()),
     "poc.uncertified": (therapy(plan_of_care_certified=False), therapy()),
     "eval.components-missing": (therapy(code="97163"), therapy(code="97163", evaluation=FULL_EVAL)),

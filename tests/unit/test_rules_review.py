@@ -267,3 +267,19 @@ def test_assistant_minutes_above_the_service_minutes_are_bad_input() -> None:
     assert err.value.field == "assistant_minutes"
     whole = parse_service_record({"code": "97110", "minutes": 20, "assistant_minutes": 20})
     assert whole.assistant_minutes == 20
+
+
+# --- CQ/CO: more than 10% of a unit (rules-contract §2) -------------------------------------------------
+
+
+@pytest.mark.parametrize(("helped", "cq"), [(1, False), (2, True), (5, True)])
+def test_cq_when_the_assistant_furnished_more_than_10_percent_of_a_unit(helped: int, cq: bool) -> None:
+    ev = run(therapy(minutes=60, assistant_minutes=helped))  # 4 units; 5 minutes is 8% of the service
+    assert ("CQ" in ev.charge_lines[0].modifiers) is cq
+    if cq:
+        assert "separate line" in finding(ev, "assistant.cq").prompt
+
+
+def test_a_pta_alone_gets_cq_without_a_split_hint() -> None:
+    ev = run(therapy(role="PTA", minutes=30))
+    assert "CQ" in ev.charge_lines[0].modifiers and "separate line" not in finding(ev, "assistant.cq").prompt
