@@ -21,10 +21,15 @@ NOT_ORDERS = frozenset({"proposal", "plan", "directive", "option"})
 SNOMED = "http://snomed.info/sct"
 
 
+# OIDs of CPT and HCPCS Level II (billing-rules.md §11.1) as some EHRs send them (urn:oid:...).
+BILLING_OIDS = ("2.16.840.1.113883.6.12", "2.16.840.1.113883.6.285")
+
+
 def is_billing_coding(coding: Coding) -> bool:
     """A CPT or HCPCS coding (a coding without a system is read as one: local EHRs often omit it)."""
     system = (coding.system or "").lower()
-    return not system or "cpt" in system or "hcpcs" in system
+    oid = system.removeprefix("urn:oid:")
+    return not system or "cpt" in system or "hcpcs" in system or oid in BILLING_OIDS
 
 
 def order_kind(name: str, rules: RuleSet | None = None, on: date | None = None) -> Entry | None:

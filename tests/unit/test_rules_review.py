@@ -38,6 +38,7 @@ BARE = Order("b", status="active", intent="order", authored_on=date(2026, 3, 1),
         (Coding(SNOMED, "77477000", "Computerized axial tomography"),),
         (Coding(CPT, "97110"),),
         (Coding(CPT, "97110", "Therapeutic exercise with home program education"),),
+        (Coding("urn:oid:2.16.840.1.113883.6.12", "97110", "home exercise education"),),
         (),
     ],
 )
