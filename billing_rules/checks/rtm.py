@@ -70,6 +70,8 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         out.append(policy.finding("rtm.interaction-missing"))
     if rtm.rpm_same_month is True:
         out.append(policy.finding("rtm.rpm-same-month"))
+    elif rtm.rpm_same_month is None:
+        out.append(policy.finding("rtm.rpm-same-month", "unknown"))
     if code["unit"] == "rtm-management":
         out += _under_coded(record, policy)
     return out

@@ -284,3 +284,8 @@ def test_cq_when_the_assistant_furnished_more_than_10_percent_of_a_unit(helped: 
 def test_a_pta_alone_gets_cq_without_a_split_hint() -> None:
     ev = run(therapy(role="PTA", minutes=30))
     assert "CQ" in ev.charge_lines[0].modifiers and "separate line" not in finding(ev, "assistant.cq").prompt
+
+
+def test_rtm_without_the_rpm_answer_says_it_was_not_checked() -> None:
+    ev = run(therapy(code="98977", rtm={"days_of_data": 20}))
+    assert finding(ev, "rtm.rpm-same-month").severity == "info" and ev.billable
