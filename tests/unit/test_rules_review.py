@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from billing_rules import BadInput, parse_service_record
-from billing_rules.model import Coding, Evaluation, Finding, Order
+from billing_rules.model import Coding, EncounterInfo, Evaluation, ExistingCharge, Finding, Order
 from billing_rules.orders import is_education_order
 from tests.unit.test_rules_registry import FULL_EVAL, ORDER, education, rules_of, run, therapy
 
@@ -289,3 +289,16 @@ def test_a_pta_alone_gets_cq_without_a_split_hint() -> None:
 def test_rtm_without_the_rpm_answer_says_it_was_not_checked() -> None:
     ev = run(therapy(code="98977", rtm={"days_of_data": 20}))
     assert finding(ev, "rtm.rpm-same-month").severity == "info" and ev.billable
+
+
+# --- Duplicates --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("encounter", "duplicate"), [("e1", True), ("e2", False), (None, False)])
+def test_an_undated_charge_on_this_encounter_is_a_possible_duplicate(
+    encounter: str | None, duplicate: bool
+) -> None:
+    charge = ExistingCharge("ch9", "98960", None, "billable", ("urn:other|9",), encounter_id=encounter)
+    context = {"existing_charges": (charge,), "encounter": EncounterInfo(id="e1", start="2026-03-02")}
+    ev = run(education(context=context))
+    assert ("duplicate.charge" in rules_of(ev)) is duplicate
