@@ -82,3 +82,17 @@ def test_dismissing_a_card_with_a_reason_is_recorded_by_the_app(
     assert [r["action"] for r in rows] == ["cds-feedback"]
     assert rows[0]["patient_id"] == PATIENT and reason in str(rows[0]["message"])
     assert cds_store.feedback_summary(db_of(app_server.app))["patient-view"][f"overridden:{reason}"] >= 1
+
+
+def test_without_prefetch_the_app_reads_the_sandbox_over_fhirServer(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.goto(clean_sandbox.launcher_url)
+    page.select_option("#patient", PATIENT)
+    page.select_option("#cds_mode", "fhir")
+    page.click("#cds-encounter-start")
+    page.wait_for_url(re.compile(r"/cds/"))
+    assert "data: fhirServer only" in page.locator("#cds-panel").inner_text()
+    assert "98960" in page.locator(".cds-card .cds-summary").first.inner_text()
+    assert [t.grant_type for t in clean_sandbox.state.tokens.issued()] == ["cds-hooks"]
+    shot(page, "encounter-start-fhir")
