@@ -231,6 +231,10 @@ class FhirClient:
             self._capabilities = self.request("GET", "metadata").body or {}
         return self._capabilities
 
+    def held_capabilities(self) -> dict[str, Any] | None:
+        """The CapabilityStatement this client already fetched, without a request (None if not yet)."""
+        return self._capabilities
+
     def supports_system(self, interaction: str) -> bool:
         """True if the CapabilityStatement lists a system-level interaction (``batch``, ``transaction``)."""
         try:

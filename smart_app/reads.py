@@ -9,21 +9,17 @@ result goes to ``fhir_mappings.read.context_from_resources``, which builds the t
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 from billing_rules.model import ClinicalContext
+from smart_app import capabilities
 from smart_app.fhir_client import FhirClient, FhirError, FhirUnauthorized, outcome_message
 
 BATCH_REFUSED = frozenset({400, 404, 405, 415, 422, 501})
 PAGE_SIZE = 100
-CAPABILITY_TTL = 3600.0
-_caps_lock = threading.Lock()
-_batch_support: dict[str, tuple[float, bool]] = {}
 
 
 @dataclass(frozen=True)
@@ -101,26 +97,13 @@ def read_launch_context(
 
 
 def supports_batch(client: FhirClient) -> bool:
-    """Whether the server lists ``batch``; remembered per server for an hour, so launches skip /metadata."""
-    now = time.monotonic()
-    with _caps_lock:
-        hit = _batch_support.get(client.base_url)
-    if hit and hit[0] > now:
-        return hit[1]
-    value = client.supports_system("batch")
-    _remember(client.base_url, value)
-    return value
+    """Whether the server takes ``batch``, from the shared per-server cache (launches skip /metadata)."""
+    return capabilities.of(client).batch
 
 
 def forget_capabilities() -> None:
-    """Drop the remembered batch support (tests, or after reconfiguring a server)."""
-    with _caps_lock:
-        _batch_support.clear()
-
-
-def _remember(base_url: str, value: bool) -> None:
-    with _caps_lock:
-        _batch_support[base_url] = (time.monotonic() + CAPABILITY_TTL, value)
+    """Empty the shared capability cache (tests, or after reconfiguring a server)."""
+    capabilities.forget()
 
 
 def _read_batch(
@@ -133,7 +116,7 @@ def _read_batch(
         raise
     except FhirError as exc:
         if exc.status in BATCH_REFUSED:
-            _remember(client.base_url, False)
+            capabilities.batch_refused(client.base_url)
             return None
         raise
     out: list[tuple[str, dict[str, Any] | None, str | None]] = []

@@ -18,3 +18,11 @@ def load_json(relative: str) -> Any:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_capability_cache() -> None:
+    """Each test starts with an empty per-server capability cache (stubs of one URL differ between tests)."""
+    from smart_app import capabilities
+
+    capabilities.forget()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
+from smart_app import capabilities
 from smart_app.cds_hooks.services import CdsService, render
 from smart_app.fhir_client import FhirClient, FhirError
 
@@ -133,7 +134,11 @@ def _fetch(
     token: str | None,
     data: HookData,
 ) -> set[str]:
-    """One batch of GETs; parallel single GETs only when the server has no batch endpoint."""
+    """One batch of GETs; parallel single GETs only when the server has no batch endpoint (known from the
+    app's shared capability cache, or learnt from a refused batch). A hook never fetches /metadata itself."""
+    facts = capabilities.known(server)
+    if facts is not None and facts.known and not facts.batch:
+        return _fetch_parallel(todo, factory, server, token, data)
     keys = list(todo)
     entries = [{"request": {"method": "GET", "url": todo[k]}} for k in keys]
     try:
@@ -144,6 +149,7 @@ def _fetch(
         data.round_trips += 1
         if exc.status not in _NO_BATCH:
             return set()
+        capabilities.batch_refused(server)
         return _fetch_parallel(todo, factory, server, token, data)
     got: set[str] = set()
     for key, entry in zip(keys, bundle.get("entry") or [], strict=False):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fhir_mappings.write import PLAIN_TEXT_UTF8, BillCode
+from smart_app import capabilities
+from smart_app.capabilities import ResourceFacts
 from smart_app.fhir_client import FhirClient
 
 ChargeMode = Literal["create", "operation", "none"]
@@ -79,18 +81,19 @@ class WritebackConfig:
     @classmethod
     def from_capabilities(cls, client: FhirClient) -> WritebackConfig:
         """What a server with no profile offers, read from its CapabilityStatement (``sandbox-test``)."""
-        charge = client.resource_capability("ChargeItem") or {}
-        note = client.resource_capability("DocumentReference") or {}
+        facts = capabilities.of(client)
+        charge = facts.resource("ChargeItem") or ResourceFacts()
+        note = facts.resource("DocumentReference") or ResourceFacts()
         chargeitem: ChargeMode = "none"
-        if _has(charge, "create"):
+        if charge.has("create"):
             chargeitem = "create"
-        elif any(op.get("name") == "create" for op in charge.get("operation") or []):
+        elif "create" in charge.operations:
             chargeitem = "operation"
         return cls(
             chargeitem=chargeitem,
-            documentreference="create" if _has(note, "create") else "none",
-            transaction=client.supports_system("transaction"),
-            conditional_create=bool(charge.get("conditionalCreate")) and bool(note.get("conditionalCreate")),
+            documentreference="create" if note.has("create") else "none",
+            transaction=facts.transaction,
+            conditional_create=charge.conditional_create and note.conditional_create,
         )
 
     def bill_code(self, cpt: str) -> BillCode:
@@ -114,7 +117,7 @@ def choose_strategy(config: WritebackConfig, client: FhirClient, *, note_only: b
         return "note-only"
     if config.chargeitem == "operation":
         return "operation"
-    if config.transaction and config.conditional_create and client.supports_system("transaction"):
+    if config.transaction and config.conditional_create and capabilities.of(client).transaction:
         return "transaction"
     return "sequential"
 
@@ -125,8 +128,4 @@ def server_takes_provenance(config: WritebackConfig, client: FhirClient) -> bool
 
 
 def server_lists_create(client: FhirClient, resource_type: str) -> bool:
-    return _has(client.resource_capability(resource_type) or {}, "create")
-
-
-def _has(resource_caps: Mapping[str, Any], interaction: str) -> bool:
-    return any(i.get("code") == interaction for i in resource_caps.get("interaction") or [])
+    return capabilities.of(client).creates(resource_type)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from smart_app import capabilities
 from smart_app.fhir_client import FhirClient
 from smart_app.writeback.plan import PlannedResource
 
@@ -22,7 +23,7 @@ def find_existing(
     """Map entry key -> ``Type/id`` for the entries already on the server."""
     queries = {e.key: search_params(client, e, patient_id, encounter_id) for e in entries}
     bundles: dict[str, list[dict[str, Any]]] = {}
-    if len(entries) > 1 and client.supports_system("batch"):
+    if len(entries) > 1 and capabilities.of(client).batch:
         bundles = _batch_search(client, entries, queries)
     found: dict[str, str] = {}
     for e in entries:
@@ -52,9 +53,9 @@ def search_params(
     client: FhirClient, entry: PlannedResource, patient_id: str, encounter_id: str | None
 ) -> list[tuple[str, str]]:
     name, _, value = entry.if_none_exist.partition("=")
-    caps = client.resource_capability(entry.resource_type)
-    declared = {p.get("name") for p in (caps or {}).get("searchParam") or []}
-    if caps is None or not declared or name in declared or name.startswith("_"):
+    caps = capabilities.of(client).resource(entry.resource_type)
+    declared = caps.search_params if caps is not None else frozenset()
+    if not declared or name in declared or name.startswith("_"):
         return [(name, value)]
     params = [("patient", patient_id)]
     if encounter_id and "encounter" in declared:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from smart_app import capabilities
 from smart_app.fhir_client import FhirClient
 from smart_app.writeback.lookup import search_params
 from smart_app.writeback.plan import PlannedResource, WritePlan
@@ -23,7 +24,7 @@ def planned_requests(client: FhirClient, plan: WritePlan) -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     plain = [e for e in plan.entries if e.key != "provenance" and e.operation_body is None]
     other = [e for e in plan.entries if e.key != "provenance" and e.operation_body is not None]
-    if len(plain) > 1 and client.supports_system("batch"):
+    if len(plain) > 1 and capabilities.of(client).batch:
         entries = [{"request": {"method": "GET", "url": _lookup_url(client, plan, e)}} for e in plain]
         body = {"resourceType": "Bundle", "type": "batch", "entry": entries}
         out.append({"method": "POST", "url": f"{base}/", "body": body})

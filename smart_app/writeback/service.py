@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from smart_app import capabilities
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
 from smart_app.writeback import audit, ledger, outbox
@@ -138,7 +139,8 @@ def fit_to_server(plan: WritePlan, client: FhirClient) -> WritePlan:
         return plan
     if not server_lists_create(client, "Provenance"):
         return replace(plan, entries=[e for e in plan.entries if e.key != "provenance"])
-    if (client.resource_capability("Provenance") or {}).get("updateCreate") and prov.method != "PUT":
+    provenance = capabilities.of(client).resource("Provenance")
+    if provenance is not None and provenance.update_create and prov.method != "PUT":
         put = replace(prov, method="PUT", resource={**prov.resource, "id": prov.identifier})
         return replace(plan, entries=[put if e.key == "provenance" else e for e in plan.entries])
     return plan
