@@ -14,6 +14,11 @@ from billing_rules.policy import Policy
 GROUP_NOTE = " (group codes are billed per patient: a loaded range is per patient, per unit)"
 
 
+def _void(entry: Entry, code: str, policy: Policy) -> bool:
+    """A $0 range records "not paid": void once the payer policy (e.g. a contract) makes the code payable."""
+    return bool(entry["high"] == 0 and code not in policy.payer.get("not_paid", ()))
+
+
 def range_for(policy: Policy, code: str) -> Entry | None:
     """The range on file for the code, the payer class (and name) and the date; the last loaded wins."""
     found = None
@@ -21,6 +26,8 @@ def range_for(policy: Policy, code: str) -> Entry | None:
         if entry["payer_class"] != policy.payer_class or code not in entry["codes"]:
             continue
         if not entry["effective_from"] <= policy.on <= entry["effective_to"]:
+            continue
+        if _void(entry, code, policy):
             continue
         name = entry.get("payer_name")
         if name is None or (policy.payer_name and name.casefold() == policy.payer_name.casefold()):
@@ -63,7 +70,11 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
 def _say_none(policy: Policy, code: str) -> None:
     """No range for this date: name the periods that do have one, or say none is loaded at all."""
     known = [e for e in policy.rules.entries("estimate") if e["payer_class"] == policy.payer_class]
-    periods = [f"{e['effective_from']}..{e['effective_to']}" for e in known if code in e["codes"]]
+    periods = [
+        f"{e['effective_from']}..{e['effective_to']}"
+        for e in known
+        if code in e["codes"] and not _void(e, code, policy)
+    ]
     if periods:
         used = f"ranges on file: {', '.join(periods)}"
         label = f"{code} estimate range"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from billing_rules import BadInput, parse_service_record
+from billing_rules import BadInput, load_rules, parse_service_record
 from billing_rules.model import Coding, EncounterInfo, Evaluation, ExistingCharge, Finding, Order
 from billing_rules.orders import is_education_order
 from tests.unit.test_rules_registry import FULL_EVAL, ORDER, education, rules_of, run, therapy
@@ -302,3 +303,12 @@ def test_an_undated_charge_on_this_encounter_is_a_possible_duplicate(
     context = {"existing_charges": (charge,), "encounter": EncounterInfo(id="e1", start="2026-03-02")}
     ev = run(education(context=context))
     assert ("duplicate.charge" in rules_of(ev)) is duplicate
+
+
+def test_a_contract_that_pays_98960_under_medicare_drops_the_zero_estimate(tmp_path: Path) -> None:
+    (tmp_path / "contract.toml").write_text(
+        '[[policy]]\npayer_class = "medicare"\nnot_paid = ["99078"]\n'
+        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "our contract 2026"\n'
+    )
+    ev = run(education(payer="medicare"), load_rules([tmp_path]))
+    assert ev.billable and ev.estimate is None and "estimate.not-loaded" in rules_of(ev)
