@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fhir_mappings.read import context_from_resources
-
 from fhir_mappings.extensions import CANONICAL_BASE
+from fhir_mappings.read import context_from_resources
 from smart_app.cds_hooks import discharge, eligibility
 from smart_app.cds_hooks.advice import Advice
 from smart_app.cds_hooks.cards import Card, Coding, Link, Source
