@@ -81,10 +81,7 @@ def save_note(handle: str) -> Response:
     note = request.form.get("note", "")[:20000]
     ctx = document_context.cached(launch)
     text = document_note.generated(check(found.fields, ctx), ctx, found.fields)
-    note_basis = document_note.basis(text) if text is not None else None
-    draft = drafts.save(
-        db_of(current_app), found.key, found.fields, handle=handle, note_text=note, note_basis=note_basis
-    )
+    draft = document_note.save_edit(db_of(current_app), found, note, text, handle=handle)
     return jsonify({"draft_id": draft.id, "saved_at": saved_at(draft)})
 
 

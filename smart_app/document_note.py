@@ -19,6 +19,7 @@ from billing_rules import icd10
 from billing_rules.model import ClinicalContext
 from fhir_mappings.note import generate_note
 from smart_app import drafts
+from smart_app.db import Database
 from smart_app.document_eval import Check, code_choices
 from smart_app.document_form import TIME_RE
 from smart_app.document_page import linkable_diagnoses
@@ -64,6 +65,15 @@ def for_review(draft: drafts.Draft, generated_text: str) -> ReviewNote:
     if draft.note_basis is not None and basis(saved) == draft.note_basis:
         return ReviewNote(generated_text)  # the old generated text, never edited: follow the service
     return ReviewNote(saved, stale=True)
+
+
+def save_edit(
+    db: Database, draft: drafts.Draft, note: str, generated_text: str | None, *, handle: str
+) -> drafts.Draft:
+    """Save the clinician's note with the basis it was written against (the old basis when the service does
+    not make a note now)."""
+    note_basis = basis(generated_text) if generated_text is not None else draft.note_basis
+    return drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=note_basis)
 
 
 def session_times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None, datetime | None]:

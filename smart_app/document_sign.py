@@ -128,12 +128,10 @@ def sign(handle: str) -> Response | tuple[str, int]:
     ctx = document_context.cached(launch)
     result = check(draft.fields, ctx)
     generated = document_note.generated(result, ctx, draft.fields)
-    if generated is None:  # the service is incomplete: keep the typed note, send the clinician to the form
-        drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=draft.note_basis)
+    stale = generated is not None and document_note.for_review(draft, generated).stale and note != generated
+    draft = document_note.save_edit(db, draft, note, generated, handle=handle)  # accepted for the service now
+    if generated is None:  # the service is incomplete: the note is kept, the clinician goes back to the form
         return redirect(url_for("document.context", handle=handle), 303)
-    stale = document_note.for_review(draft, generated).stale and note != generated
-    basis = document_note.basis(generated)  # signing this note accepts it for the service as it is now
-    draft = drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=basis)
     shown = document_note.ReviewNote(note, stale)
     note_only = request.form.get("note_only") == "yes"
     errors: list[str] = []

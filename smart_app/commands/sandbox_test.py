@@ -20,10 +20,8 @@ from billing_rules import BadInput, catalogue, evaluate, parse_service_record
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from fhir_mappings.note import generate_note
 from smart_app.fhir_client import FhirClient, FhirError
-from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, choose_strategy
-from smart_app.writeback.config import server_takes_provenance
+from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, plan_signed_service
 from smart_app.writeback.identifiers import service_record_hash
-from smart_app.writeback.plan import build_plan
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_SERVER = 0, 1, 2, 3
 TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
@@ -76,12 +74,11 @@ def _run(args: argparse.Namespace) -> int:
 def _preview(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
     from smart_app.writeback.preview import planned_requests
 
-    strategy = choose_strategy(config, client, note_only=False)
     try:
-        plan = build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
+        plan = plan_signed_service(client, config, request)
     except WritebackConfigError as exc:
         raise _Refused(str(exc)) from None
-    out.update(strategy=strategy, requests=planned_requests(client, plan))
+    out.update(strategy=plan.strategy, requests=planned_requests(client, plan))
     print(json.dumps(out, indent=2))
     return EXIT_OK
 

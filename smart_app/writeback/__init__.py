@@ -9,6 +9,7 @@ from smart_app.writeback.service import (
     WriteInProgressError,
     WriteResult,
     execute_plan,
+    plan_signed_service,
     retry_outbox_entry,
     write_signed_service,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "execute_plan",
     "list_outbox",
     "pending_for_draft",
+    "plan_signed_service",
     "retry_outbox_entry",
     "summary_rows",
     "write_signed_service",

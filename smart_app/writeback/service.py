@@ -73,14 +73,20 @@ def write_signed_service(
     evaluation not signed as note-only, WritebackConfigError when the profile cannot write it, ValueError
     for an acknowledgement of no warning. The "signed" audit row (with the acknowledged warnings and their
     reasons) is written before anything is sent."""
-    check_acknowledgements(request)
-    config = WritebackConfig.from_profile(profile_writeback)
-    strategy = choose_strategy(config, client, note_only=request.note_only)
-    plan = build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
+    plan = plan_signed_service(client, profile_writeback, request)
     acks = [a.to_dict() for a in request.acknowledgements]
     message = json.dumps({"acknowledged": acks}) if acks else None
     audit.record(db, plan, "signed", "note-only" if request.note_only else "signed", message=message)
     return execute_plan(db, client, plan)
+
+
+def plan_signed_service(client: FhirClient, profile_writeback: Any, request: SignedService) -> WritePlan:
+    """What ``write_signed_service`` will send (``sandbox-test`` shows it without ``--write``): the strategy
+    from the profile AND the server, every resource built and validated. Nothing is sent but /metadata."""
+    check_acknowledgements(request)
+    config = WritebackConfig.from_profile(profile_writeback)
+    strategy = choose_strategy(config, client, note_only=request.note_only)
+    return build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
 
 
 def retry_outbox_entry(db: Database, client: FhirClient, entry_id: str) -> WriteResult:
