@@ -45,7 +45,8 @@ def launch_queries(patient_id: str, encounter_id: str | None, fhir_user: str | N
     queries += [
         f"Condition?patient={p}&category=problem-list-item&clinical-status=active&_count={PAGE_SIZE}",
         f"Coverage?patient={p}&status=active&_include=Coverage:payor",
-        f"ServiceRequest?patient={p}&status=active&_count={PAGE_SIZE}",
+        # Completed orders count too (rules-contract: an order "active or completed" before the service).
+        f"ServiceRequest?patient={p}&status=active,completed&_count={PAGE_SIZE}",
     ]
     queries += _practitioner_queries(fhir_user)
     if encounter_id:

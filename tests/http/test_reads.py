@@ -88,7 +88,7 @@ def test_queries_follow_the_launch_context() -> None:
         "Patient/p",
         "Condition?patient=p&category=problem-list-item&clinical-status=active&_count=100",
         "Coverage?patient=p&status=active&_include=Coverage:payor",
-        "ServiceRequest?patient=p&status=active&_count=100",
+        "ServiceRequest?patient=p&status=active,completed&_count=100",
     ]
     role = launch_queries("p", "e", "PractitionerRole/r9")
     assert "PractitionerRole?_id=r9&_include=PractitionerRole:practitioner" in role
