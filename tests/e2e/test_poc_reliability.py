@@ -84,3 +84,27 @@ def test_a_draft_survives_a_relaunch(clean_sandbox: SandboxHandle, app_server: A
     assert frame.locator("#f-adaptations").input_value() == "Large-print handouts; daughter interpreted"
     assert frame.get_by_role("checkbox", name="Healthy eating").is_checked()
     shot(page, "12-resumed")
+
+
+def test_an_edited_note_survives_a_change_of_service(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
+    to_review(frame, page)
+    note = frame.locator("#f-note")
+    note.fill(note.input_value() + "\nPatient asked about insulin storage when travelling.")
+    frame.locator("#poc-save-status").get_by_text("Draft saved").wait_for()
+    frame.get_by_role("link", name="Back to the form").click()
+    frame.locator("#f-minutes").fill("40")
+    settle(frame, "Ready to review and sign")
+    frame.get_by_role("button", name="Review and sign").click()
+    frame.get_by_text("The service changed since you edited this note.").wait_for()
+    kept = frame.locator("#f-note").input_value()
+    assert "insulin storage when travelling" in kept and "Face-to-face minutes: 25" in kept
+    shot(page, "13-edited-note-kept")
+    assert axe_violations(page) == []
+    frame.get_by_role("button", name="Regenerate the note").click()
+    frame.locator("#f-note").wait_for()
+    fresh = frame.locator("#f-note").input_value()
+    assert "insulin storage" not in fresh and "Face-to-face minutes: 40" in fresh
+    assert frame.get_by_text("The service changed since you edited this note.").count() == 0
