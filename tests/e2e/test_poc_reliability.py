@@ -89,7 +89,13 @@ def test_a_draft_survives_a_relaunch(clean_sandbox: SandboxHandle, app_server: A
 def test_an_edited_note_survives_a_change_of_service(
     clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
 ) -> None:
-    frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
+    page.goto(clean_sandbox.ehr_launch_url(DM_PATIENT, encounter=DM_ENCOUNTER))
+    frame = page.frame_locator("#app-frame")
+    fresh_start = frame.get_by_role("button", name="Discard it and start afresh")
+    frame.locator("#f-code").or_(fresh_start).wait_for()
+    if fresh_start.count():  # an earlier test of this module left a draft for the same visit
+        fresh_start.click()
+        frame.locator("#f-code").wait_for()
     to_review(frame, page)
     note = frame.locator("#f-note")
     note.fill(note.input_value() + "\nPatient asked about insulin storage when travelling.")
