@@ -6,6 +6,7 @@ from smart_app.writeback.outbox import list_entries as list_outbox
 from smart_app.writeback.outbox import pending_for_draft
 from smart_app.writeback.plan import Acknowledgement, BlockedChargeError, SignedService, WritePlan, build_plan
 from smart_app.writeback.service import (
+    ChargeDecision,
     WriteInProgressError,
     WriteResult,
     execute_plan,
@@ -18,6 +19,7 @@ from smart_app.writeback.summary import charge_summary_csv, summary_rows
 __all__ = [
     "Acknowledgement",
     "BlockedChargeError",
+    "ChargeDecision",
     "SignedService",
     "WriteInProgressError",
     "WritePlan",

@@ -62,6 +62,14 @@ def mark_done(db: Database, write_key: str) -> None:
             entry.status = "done"
 
 
+def update_plan(db: Database, entry_id: str, plan: WritePlan) -> None:
+    """Keep a clinician's decision with the queued request, so every later retry sends the same."""
+    with db.session() as s:
+        entry = s.get(OutboxEntry, entry_id)
+        if entry is not None:
+            entry.plan_json = plan.to_json()
+
+
 def load_plan(db: Database, entry_id: str) -> WritePlan | None:
     with db.session() as s:
         entry = s.get(OutboxEntry, entry_id)

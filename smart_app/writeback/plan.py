@@ -69,6 +69,7 @@ class PlannedResource:
     resource: dict[str, Any]
     operation_body: dict[str, Any] | None = None  # Oracle $create Parameters for a charge
     method: str = "POST"  # PUT Provenance/<identifier> where the server creates on update (idempotent)
+    not_ours: list[str] = field(default_factory=list)  # same-code charges the clinician said are another's
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from smart_app import capabilities
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
-from smart_app.writeback import audit, ledger, outbox
+from smart_app.writeback import audit, ledger, oracle, outbox
 from smart_app.writeback.config import (
     WritebackConfig,
     choose_strategy,
@@ -31,6 +31,15 @@ class WriteInProgressError(RuntimeError):
     """Another request is still writing this signed service (and did not finish within the wait)."""
 
 
+@dataclass(frozen=True)
+class ChargeDecision:
+    """The clinician's answer to a ``question``: ``ours`` names the existing charge that is this service's,
+    else (``ours=None``) this service is a separate charge and is written beside the existing ones."""
+
+    key: str
+    ours: str | None = None
+
+
 @dataclass
 class WriteResult:
     status: Status
@@ -41,6 +50,7 @@ class WriteResult:
     server_message: str | None = None
     http_status: int | None = None
     charge_summary: list[dict[str, Any]] = field(default_factory=list)
+    question: dict[str, Any] | None = None  # {"key": "charge-0", "candidates": ["ChargeItem/1"]}
 
     def ref(self, key: str) -> str | None:
         """Server reference of one written resource: ``note``, ``charge-0``, ``provenance``."""
@@ -56,6 +66,7 @@ class WriteResult:
             "server_message": self.server_message,
             "http_status": self.http_status,
             "charge_summary": self.charge_summary,
+            "question": self.question,
         }
 
     @classmethod
@@ -89,13 +100,40 @@ def plan_signed_service(client: FhirClient, profile_writeback: Any, request: Sig
     return build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
 
 
-def retry_outbox_entry(db: Database, client: FhirClient, entry_id: str) -> WriteResult:
-    """Send a queued write again, exactly as first planned (same resources, same identifiers)."""
+def retry_outbox_entry(
+    db: Database, client: FhirClient, entry_id: str, *, decision: ChargeDecision | None = None
+) -> WriteResult:
+    """Send a queued write again, exactly as first planned (same resources, same identifiers), with the
+    clinician's ``decision`` when the write stopped on a question."""
     plan = outbox.load_plan(db, entry_id)
     if plan is None:
         raise KeyError(entry_id)
+    if decision is not None:
+        plan = _apply_decision(db, client, plan, decision)
+        outbox.update_plan(db, entry_id, plan)
     audit.record(db, plan, "outbox-retry", "retrying")
     return execute_plan(db, client, plan)
+
+
+def _apply_decision(db: Database, client: FhirClient, plan: WritePlan, decision: ChargeDecision) -> WritePlan:
+    """Record the answer, checked against what the server holds now: "ours" marks that charge as this
+    service's (nothing is created); "separate" leaves every current same-code charge out of the lookup."""
+    entry = next((e for e in plan.entries if e.key == decision.key and e.operation_body is not None), None)
+    if entry is None:
+        raise ValueError(f"no charge {decision.key!r} waits for a decision")
+    refs = oracle.find_charges(client, plan, entry)
+    if decision.ours is not None:
+        if decision.ours not in refs:
+            raise ValueError(f"{decision.ours} is not a same-code same-day charge on this encounter")
+        ledger.mark(
+            db, entry.identifier, write_key=plan.write_key, resource_type="ChargeItem", state="done",
+            server_ref=decision.ours, created=False,
+        )  # fmt: skip
+    else:
+        entry.not_ours = sorted(set(entry.not_ours) | set(refs))
+    what = json.dumps({"key": decision.key, "ours": decision.ours, "candidates": refs})
+    audit.record(db, plan, "charge-decision", "same" if decision.ours else "separate", message=what)
+    return plan
 
 
 def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResult:
@@ -123,6 +161,7 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
             server_message=exc.message,
             http_status=exc.status,
             charge_summary=plan.charge_summary,
+            question=_question(exc),
         )
         _finish(db, plan, result, "queued")
         return result
@@ -177,6 +216,12 @@ def _finish(db: Database, plan: WritePlan, result: WriteResult, job_status: str)
     ledger.finish_job(db, plan.write_key, job_status, json.dumps(result.to_dict()))
     refs = [w.to_dict() for w in result.resources]
     audit.record(db, plan, "write-result", result.status, message=result.server_message, refs=refs)
+
+
+def _question(exc: FhirError) -> dict[str, Any] | None:
+    if isinstance(exc, oracle.ChargeQuestion):
+        return {"key": exc.key, "candidates": list(exc.candidates)}
+    return None
 
 
 def _repeat(first: WriteResult) -> WriteResult:

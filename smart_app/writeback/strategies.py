@@ -68,7 +68,7 @@ def lookup_all(client: FhirClient, plan: WritePlan) -> dict[str, str]:
     plain = [e for e in plan.entries if e.operation_body is None and e.method == "POST"]
     found = find_existing(client, plain, patient_id=plan.patient_id, encounter_id=plan.encounter_id)
     for e in plan.entries:
-        if e.operation_body is not None and (ref := oracle.find_charge(client, plan, e)):
+        if e.operation_body is not None and (ref := oracle.find_charge(client, plan, e, sent_before=True)):
             found[e.key] = ref
     return found
 
@@ -107,7 +107,11 @@ def _lookup(
         else {}
     )
     for e in todo:
-        if e.operation_body is not None and (ref := oracle.find_charge(client, plan, e)):
+        step = known.get(e.identifier)
+        sent_before = step is not None and step.state in ("sending", "unknown")
+        if e.operation_body is not None and (
+            ref := oracle.find_charge(client, plan, e, sent_before=sent_before)
+        ):
             found[e.key] = ref
     prov = next((e for e in todo if e.key == "provenance" and e.method == "POST"), None)
     if prov is not None and (found or known):
