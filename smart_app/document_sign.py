@@ -211,6 +211,8 @@ def _write(
 def result(handle: str, draft_id: str) -> tuple[str, int]:
     """What was written (ids), or the outbox entry with the server's message and a retry button."""
     launch: Launch = g.launch
+    # A write whose process died would otherwise show "writing" forever: reopen it to be signed again.
+    drafts.reopen_if_stale(db_of(current_app), draft_id)
     draft = _own(launch, draft_id)
     outcome = WriteResult.from_dict(draft.result) if draft.result and "status" in draft.result else None
     page = render_template(

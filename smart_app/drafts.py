@@ -4,7 +4,9 @@ A draft belongs to (issuer, patient, encounter, clinician), not to a launch: a r
 an app restart finds it again. At most one draft per key is ``open`` (a partial unique index enforces it);
 signing moves it to ``signing`` with a single conditional UPDATE, so two clicks on "sign" cannot both write.
 The draft id is part of the written resources' business identifier, which is why a signed draft is never
-reused.
+reused. A draft left in ``signing`` by a process that died mid-write is reopened (same id, so the same
+identifiers) once ``STALE_SIGNING`` has passed: signing again resumes that write instead of a new draft
+writing the service a second time.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Index, String, Text, select, text, update
@@ -22,6 +24,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from smart_app.db import Base, Database
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
+# Longer than a write can hold its job (the write-back lease, 120 s, plus a waiting double submit, 60 s).
+STALE_SIGNING = timedelta(minutes=5)
+INTERRUPTED = (
+    "Writing was interrupted. Sign again: what already reached the EHR is found, never written twice."
+)
 
 
 def _now() -> datetime:
@@ -119,7 +126,8 @@ def get(db: Database, draft_id: str) -> Draft | None:
 
 
 def find_open(db: Database, key: DraftKey) -> Draft | None:
-    """The key's open draft, if any."""
+    """The key's open draft, if any (an interrupted signing is reopened first)."""
+    _reopen_stale(db, key)
     with db.session() as s:
         row = s.scalars(select(DraftRow).where(*_key_filter(key), DraftRow.status == OPEN)).first()
         return _to_draft(row) if row else None
@@ -144,6 +152,7 @@ def save(
 ) -> Draft:
     """Store the form's fields (and the note with its basis, when given) in the key's open draft, creating it
     if needed. Without ``note_text`` the saved note is kept: changing the service never drops an edit."""
+    _reopen_stale(db, key)
     for _ in range(2):
         try:
             with db.session() as s:
@@ -177,6 +186,36 @@ def discard(db: Database, key: DraftKey) -> None:
         row = s.scalars(select(DraftRow).where(*_key_filter(key), DraftRow.status == OPEN)).first()
         if row is not None:
             s.delete(row)
+
+
+def reopen_if_stale(db: Database, draft_id: str) -> bool:
+    """Reopen one draft whose signing was interrupted (its process died); True if it was."""
+    draft = get(db, draft_id)
+    return draft is not None and draft.status == SIGNING and _reopen_stale(db, draft.key)
+
+
+def _reopen_stale(db: Database, key: DraftKey) -> bool:
+    """Move the key's stale ``signing`` draft back to ``open`` unless another draft is open already. One
+    conditional UPDATE; the unique index on open drafts refuses a second open one (then it stays as it is)."""
+    cutoff = _now() - STALE_SIGNING
+    try:
+        with db.session() as s:
+            if s.scalars(select(DraftRow.id).where(*_key_filter(key), DraftRow.status == OPEN)).first():
+                return False
+            stale = select(DraftRow.id).where(
+                *_key_filter(key), DraftRow.status == SIGNING, DraftRow.updated_at < cutoff
+            )
+            first = s.scalars(stale.order_by(DraftRow.updated_at.desc()).limit(1)).first()
+            if first is None:
+                return False
+            res = s.execute(
+                update(DraftRow)
+                .where(DraftRow.id == first, DraftRow.status == SIGNING, DraftRow.updated_at < cutoff)
+                .values(status=OPEN, updated_at=_now(), result_json=json.dumps({"error": INTERRUPTED}))
+            )
+            return bool(getattr(res, "rowcount", 0) == 1)
+    except IntegrityError:
+        return False
 
 
 def claim_for_signing(db: Database, draft_id: str) -> bool:
