@@ -23,6 +23,7 @@ from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
 from smart_app.writeback import (
     Acknowledgement,
+    ChargeDecision,
     SignedService,
     WriteResult,
     charge_summary_csv,
@@ -230,9 +231,28 @@ def retry(handle: str, draft_id: str) -> Response:
     draft = _own(launch, draft_id)
     outbox_id = (draft.result or {}).get("outbox_id")
     if draft.status == drafts.QUEUED and outbox_id:
-        outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+        decision = _decision(draft)
+        try:
+            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), decision=decision)
+        except ValueError:  # the charge named is no longer on the encounter: ask again with what is there now
+            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())
     return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
+
+
+def _decision(draft: drafts.Draft) -> ChargeDecision | None:
+    """The clinician's answer to the write's question (an existing same-code same-day charge on Oracle
+    Health): ``ours`` = the candidate that is this service's charge, ``separate`` = write another. Only an
+    answer to the question the page showed counts."""
+    question = (draft.result or {}).get("question") or {}
+    answer = request.form.get("answer", "")
+    if not question or not answer:
+        return None
+    if answer == "separate":
+        return ChargeDecision(str(question["key"]))
+    if answer in question.get("candidates", []):
+        return ChargeDecision(str(question["key"]), ours=answer)
+    abort(400)
 
 
 @bp.get("/summary/<draft_id>.csv")
