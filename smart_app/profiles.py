@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from smart_app.origins import origin_of
+
 ClientAuth = Literal["none", "client_secret_basic", "private_key_jwt"]
 CLIENT_AUTHS = ("none", "client_secret_basic", "private_key_jwt")
 PKCE_MODES = ("required", "if-supported")
@@ -25,7 +27,7 @@ DOCREF_MODES = ("create", "none")
 TOP_KEYS = frozenset(
     {"name", "iss", "client_id", "client_id_env", "client_auth", "client_secret_env", "private_key_env",
      "key_id", "alg", "scopes", "required_scopes", "pkce", "auth", "discovery", "writeback", "fhir_headers",
-     "frame_ancestors", "title"}
+     "frame_ancestors", "title", "auth_origins"}
 )  # fmt: skip
 DISCOVERY_KEYS = frozenset({"authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"})
 WRITEBACK_KEYS = frozenset(
@@ -77,6 +79,14 @@ class Profile:
     writeback: WritebackConfig = field(default_factory=WritebackConfig)
     fhir_headers: Mapping[str, str] = field(default_factory=dict)
     frame_ancestors: tuple[str, ...] = ()
+    auth_origins: tuple[str, ...] = ()  # other hosts its authorization server lives on (Oracle)
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        """Where discovery may point codes, secrets and tokens: the issuer's origin, the listed
+        ``auth_origins`` and the origins of any ``[discovery]`` override. Anything else is refused."""
+        urls = (self.iss, *self.auth_origins, *self.discovery.values())
+        return frozenset(o for o in (origin_of(u) for u in urls) if o)
 
     @property
     def needed_scopes(self) -> tuple[str, ...]:
@@ -200,6 +210,7 @@ def profile_from_mapping(data: Mapping[str, Any]) -> Profile:
         writeback=_writeback(data.get("writeback", {})),
         fhir_headers={str(k): str(v) for k, v in dict(data.get("fhir_headers", {})).items()},
         frame_ancestors=tuple(_str_list(data, "frame_ancestors")),
+        auth_origins=_origins(data),
     )
 
 
@@ -216,6 +227,16 @@ def _check_smart(data: Mapping[str, Any], client_auth: str, scopes: list[str]) -
         raise ProfileError("private_key_jwt needs private_key_env and key_id")
     if "client_secret" in data or "private_key" in data:
         raise ProfileError("secrets never sit in the file; name an environment variable instead")
+
+
+def _origins(data: Mapping[str, Any]) -> tuple[str, ...]:
+    out = []
+    for value in _str_list(data, "auth_origins"):
+        origin = origin_of(value)
+        if origin is None or origin != value.rstrip("/").lower():
+            raise ProfileError(f"auth_origins: {value!r} must be an origin like https://auth.example.org")
+        out.append(origin)
+    return tuple(out)
 
 
 def _discovery(raw: Any) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Cached per issuer with a time limit, because every launch needs it and EHRs rotate endpoints rarely. Profile
 ``[discovery]`` overrides win over what the server says (Epic per-client endpoints, servers without a
-well-known document). Endpoints must stay on https unless the issuer itself is plain http (loopback demos).
+well-known document). Endpoints must stay on https unless the issuer itself is plain http (loopback demos),
+and on the profile's own origins (``Profile.trusted_origins``): a discovery document that points the token
+endpoint at another host would otherwise receive the code, the client secret or the signed assertion.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from smart_app.origins import is_allowed
 from smart_app.profiles import Profile
 from smart_app.smart.errors import DiscoveryError
 
@@ -64,6 +67,7 @@ class Discovery:
             return hit[1]
         found = self._apply_overrides(profile, self._fetch(profile))
         _check_scheme(profile.iss, found)
+        _check_origins(profile, found)
         with self._lock:
             self._cache[profile.iss] = (now + self.ttl, found)
         return found
@@ -164,3 +168,15 @@ def _check_scheme(iss: str, found: SmartEndpoints) -> None:
     for url in (found.token_endpoint, found.authorization_endpoint, found.jwks_uri):
         if url and urlsplit(url).scheme not in allowed:
             raise DiscoveryError(f"refusing a non-TLS endpoint for a TLS issuer: {url}")
+
+
+def _check_origins(profile: Profile, found: SmartEndpoints) -> None:
+    """Every endpoint the app will send secrets to or trust keys from lies on an origin the profile names."""
+    named = {"token_endpoint": found.token_endpoint, "authorization_endpoint": found.authorization_endpoint,
+             "jwks_uri": found.jwks_uri, "issuer": found.issuer}  # fmt: skip
+    for key, url in named.items():
+        if url and not is_allowed(url, profile.trusted_origins):
+            raise DiscoveryError(
+                f"refusing the {key} on {urlsplit(url).netloc}: not a host of profile {profile.name!r} "
+                "(list it in auth_origins if the EHR really uses it)"
+            )
