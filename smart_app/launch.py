@@ -185,19 +185,26 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
 
 
 def _authorization_error() -> Page:
+    """The EHR's error, shown in its words only for a launch this browser started (anyone can craft the
+    query string: unbound text would let a link put a phishing message on the app's own page)."""
     error = request.args.get("error", "")
     with db_of(current_app).session() as s:
         record = find_by_state(s, request.args.get("state", ""))
         cookie = request.cookies.get(BINDING_COOKIE)
-        if record is not None and cookie and hmac.compare_digest(binding_hash(cookie), record.binding):
+        bound = bool(
+            record is not None and cookie and hmac.compare_digest(binding_hash(cookie), record.binding)
+        )
+        if bound and record is not None:
             record.status, record.error = "failed", error
+    if not bound:
+        return render_problem("Unknown sign-in response", "Open the app again from your EHR.", 400)
     title = "You declined access" if error == "access_denied" else "Your EHR refused the sign-in"
     return render_problem(
         title,
         "The app was not given access, so it cannot show this patient. Open it again from your EHR to retry.",
         403 if error == "access_denied" else 400,
-        error_code=error,
-        error_description=request.args.get("error_description"),
+        error_code=error[:100],
+        error_description=(request.args.get("error_description") or "")[:500] or None,
     )
 
 
