@@ -14,7 +14,8 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from billing_rules import BadInput, catalogue, evaluate, parse_service_record
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
@@ -22,6 +23,9 @@ from fhir_mappings.note import generate_note
 from smart_app.fhir_client import FhirClient, FhirError
 from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, plan_signed_service
 from smart_app.writeback.identifiers import service_record_hash
+
+if TYPE_CHECKING:
+    from smart_app.reads import LaunchReads
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_SERVER = 0, 1, 2, 3
 TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
@@ -45,13 +49,17 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from smart_app.reads import read_launch_context
 
+    _check_base(args.fhir_base)
     token = os.environ.get(TOKEN_ENV) or None
     client = FhirClient(args.fhir_base, token_provider=(lambda: token) if token else None)
     service = _load_service(args.service) if args.service else None
     config = _config(args.profile, client)
-    context = read_launch_context(
-        client, patient_id=args.patient, encounter_id=args.encounter, fhir_user=None
-    ).context
+    reads = read_launch_context(client, patient_id=args.patient, encounter_id=args.encounter, fhir_user=None)
+    unread = unreadable_anchor(reads, args.patient, args.encounter)
+    if unread:
+        print(f"smart-edu sandbox-test: server error: {unread}", file=sys.stderr)
+        return EXIT_SERVER
+    context = reads.context
     try:
         record = parse_service_record(service if service is not None else sample_service(context))
     except BadInput as exc:
@@ -100,6 +108,28 @@ def _write(client: FhirClient, config: WritebackConfig, request: SignedService, 
         print(f"smart-edu sandbox-test: server error: {result.server_message}", file=sys.stderr)
         return EXIT_SERVER
     return EXIT_OK
+
+
+def _check_base(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _Refused(f"--fhir-base {url}: not an http(s) URL (e.g. http://localhost:9000/fhir)")
+
+
+def unreadable_anchor(reads: LaunchReads, patient_id: str, encounter_id: str | None) -> str | None:
+    """Why the patient (or the named encounter) could not be read, if so.
+
+    The launch reads are tolerant: a missing resource becomes a read note and the rules then block for want
+    of data. Here that would turn a wrong id or a dead server into "blocked" (exit 1); it is a server answer.
+    """
+    wanted = [("Patient", patient_id)] + ([("Encounter", encounter_id)] if encounter_id else [])
+    held = {(r.get("resourceType"), r.get("id")) for r in reads.resources}
+    for rtype, rid in wanted:
+        if (rtype, rid) not in held:
+            ref = f"{rtype}/{rid}"
+            why = next((p for p in reads.problems if p.startswith(f"{ref} ")), None)
+            return why or f"{ref} could not be read: the server did not return it"
+    return None
 
 
 def signed_request(
