@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "list":
             for entry in pending:
                 print(json.dumps(asdict(entry), sort_keys=True))
+            if not pending:  # stdout stays JSON lines only; a person still sees an answer
+                print("smart-edu outbox: no pending writes", file=sys.stderr)
             return 0
         chosen = _chosen(pending, args.ids)
         if chosen is None:
