@@ -118,4 +118,5 @@ def _page(
     page.update(launch=launch.context, draft=draft, resume=resume, signed=signed)
     page["card"] = card or card_view(launch.context.app_context, ctx, new_draft=False)
     page["saved_at"] = document_api.saved_at(draft) if draft else ""
+    page["waiting"] = drafts.queued(db_of(current_app), draft_key(launch))  # writes still in the outbox
     return page

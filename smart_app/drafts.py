@@ -141,6 +141,16 @@ def latest(db: Database, key: DraftKey) -> Draft | None:
         return _to_draft(row) if row else None
 
 
+def queued(db: Database, key: DraftKey) -> list[Draft]:
+    """The key's signed drafts whose write waits in the outbox, oldest first: the page shows every one, not
+    only the latest, so no pending write is hidden behind a newer service."""
+    with db.session() as s:
+        stmt = (
+            select(DraftRow).where(*_key_filter(key), DraftRow.status == QUEUED).order_by(DraftRow.updated_at)
+        )
+        return [_to_draft(r) for r in s.scalars(stmt).all()]
+
+
 def save(
     db: Database,
     key: DraftKey,

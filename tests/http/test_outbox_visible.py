@@ -1,0 +1,50 @@
+"""A write waiting in the outbox is never hidden: the page lists every one for the visit (also behind a newer
+service) and tells a clinician whose EHR session ended to open the app again from the chart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from flask import Flask
+
+from smart_app import document_context
+from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
+from tests.http.smart_kit import TOKEN, token_response
+from tests.http.test_document_sign import documented, review, sign_form
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    document_context.forget()
+    return app_for(tmp_path)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_an_ended_session_says_relaunch_and_the_waiting_write_stays_listed_behind_a_new_service(
+    app: Flask, rsps: Any
+) -> None:
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    form = sign_form(review(client, handle))
+    ehr.unauthorized = True
+    rsps.replace(responses.POST, TOKEN, status=400, json={"error": "invalid_grant"})
+    page = client.get(client.post(f"/s/{handle}/sign", data=form).headers["Location"]).get_data(as_text=True)
+    assert "Your EHR session has ended" in page and "Open this app again from the patient" in page
+
+    ehr.unauthorized = False
+    rsps.replace(responses.POST, TOKEN, json=token_response())
+    client2, handle2 = launched(app, rsps, ehr)
+    documented(client2, handle2)  # a new service for the same visit: a new open draft
+    html = client2.get(f"/s/{handle2}/").get_data(as_text=True)
+    assert 'id="poc-waiting"' in html and f"/s/{handle2}/result/{form['draft_id']}" in html
+    assert ehr.created == []
