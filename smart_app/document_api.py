@@ -98,5 +98,7 @@ def icd10_search(handle: str) -> Response:
 @launch_required
 def style(handle: str) -> Response:
     """The EHR's colours and fonts as CSS custom properties (validated values only)."""
-    props = document_style.fetch_properties(g.launch.context.smart_style_url)
+    props = document_style.fetch_properties(
+        g.launch.context.smart_style_url, g.launch.profile.trusted_origins
+    )
     return Response(document_style.stylesheet(props), mimetype="text/css")

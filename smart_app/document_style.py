@@ -1,6 +1,7 @@
 """The EHR's look (``smart_style_url``, SMART App Launch "styling"), reduced to safe CSS custom properties.
 
-The style document is fetched server-side with a short timeout and cached per URL. Only values that match a
+The style document is fetched server-side with a short timeout and cached per URL, only from the launch
+profile's own origins. Only values that match a
 strict pattern (colours, font family names, lengths) become custom properties; anything else is dropped, so
 the EHR's document can never inject CSS or script. Text/background colours that would fall below WCAG AA
 contrast are dropped too and the defaults stay.
@@ -11,9 +12,12 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Collection
 from typing import Any
 
 import requests
+
+from smart_app.origins import is_allowed
 
 TIMEOUT = (1.5, 2.0)
 TTL_SECONDS = 600.0
@@ -87,9 +91,12 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def fetch_properties(url: str | None) -> dict[str, str]:
-    """The safe properties of the EHR's style document; {} when absent, slow, unreachable or not JSON."""
-    if not url or not url.startswith(("https://", "http://")):
+def fetch_properties(url: str | None, allowed: Collection[str]) -> dict[str, str]:
+    """The safe properties of the EHR's style document; {} when absent, slow, unreachable or not JSON.
+
+    Only fetched from the launch's ``allowed`` origins (its profile's): the URL comes from a token response,
+    and a server-side GET to wherever it points would let it probe the app's own network."""
+    if not url or not is_allowed(url, allowed):
         return {}
     now = time.monotonic()
     with _lock:
