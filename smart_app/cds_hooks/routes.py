@@ -21,6 +21,7 @@ from smart_app.cds_hooks.hooks import answer
 from smart_app.cds_hooks.reads import DataUnavailable
 from smart_app.cds_hooks.services import BY_ID, discovery_document
 from smart_app.db import Database
+from smart_app.profiles import ProfileRegistry
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,12 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
     if problem:
         return _error(400, problem)
     assert isinstance(body, dict)
+    readable, refused = _with_known_fhir_server(body)
     try:
-        result = answer(service, body, base_url=app_base_url())
+        result = answer(service, readable, base_url=app_base_url())
     except DataUnavailable as exc:
-        return _error(412, f"{exc.reason}: {', '.join(exc.missing)}")
+        why = " (fhirServer is not the issuer of a launch profile, so it was not read)" if refused else ""
+        return _error(412, f"{exc.reason}: {', '.join(exc.missing)}{why}")
     if result.issued:
         store.record_issued(_db(current_app), service.id, body, result.issued)
     return jsonify({"cards": result.cards})
@@ -149,6 +152,23 @@ def feedback(service_id: str) -> Response | tuple[Response, int]:
         return _error(400, str(exc))
     new = store.record_feedback(_db(current_app), service_id, items, client_iss=g.get("cds_client_iss"))
     return jsonify({"received": len(items), "recorded": new})
+
+
+def _with_known_fhir_server(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The request as the hook may use it: ``fhirServer`` only if it is the issuer of a launch profile.
+
+    The service sends ``fhirAuthorization``'s token to ``fhirServer`` from the app's own network, so an
+    arbitrary URL would make it a proxy into that network (SSRF) and would accept data from any server.
+    A known issuer is replaced by the profile's own spelling; an unknown one is dropped (True: refused)."""
+    server = body.get("fhirServer")
+    if server is None:
+        return body, False
+    profiles = current_app.extensions.get("smart_edu_profiles")
+    profile = profiles.by_iss(server) if isinstance(profiles, ProfileRegistry) else None
+    if profile is not None:
+        return body | {"fhirServer": profile.iss}, False
+    log.info("CDS request: fhirServer ignored, it is not the issuer of a launch profile")
+    return {k: v for k, v in body.items() if k not in ("fhirServer", "fhirAuthorization")}, True
 
 
 def _request_problem(body: Any, hook: str) -> str | None:

@@ -24,6 +24,7 @@ from fhir_mappings.write import identifier
 from smart_app.cds_hooks import bp, store
 from smart_app.cds_hooks.services import BY_ID
 from smart_app.db import Database
+from smart_app.profiles import ProfileRegistry, profile_from_mapping
 from smart_app.writeback import audit
 from tests.conftest import load_json
 from tests.unit.test_cds_spec import check_discovery, check_response
@@ -42,6 +43,9 @@ def make_app(tmp_path: Path, **config: Any) -> Flask:
     db = Database("sqlite://")
     db.create_all()
     app.extensions["smart_edu_db"] = db
+    # fhirServer is read only when it is a launch profile's issuer (create_app loads the real profiles)
+    ehr = {"name": "ehr", "iss": FHIR, "client_id": "app-1", "scopes": ["openid"]}
+    app.extensions["smart_edu_profiles"] = ProfileRegistry([profile_from_mapping(ehr)])
     app.register_blueprint(bp)
     return app
 
