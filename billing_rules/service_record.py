@@ -7,6 +7,7 @@ empty or malformed code, negative or absurd minutes, bad dates and bad enum valu
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -34,7 +35,15 @@ def _bool(field: str, value: Any) -> bool:
     return value
 
 
+def _unknown(key: str, known: Mapping[str, Any]) -> str:
+    """'unknown field', with the likely intended name for a typo (a biller's "minuts")."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return f"unknown field (did you mean '{close[0]}'?)" if close else "unknown field"
+
+
 def _int(field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        raise BadInput(field, f"must be a whole number, not text (write {value.strip()} without quotes)")
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadInput(field, "must be a whole number")
     if value < low:
@@ -101,7 +110,7 @@ def _object(field: str, value: Any, parsers: Mapping[str, Callable[[str, Any], A
     out = {}
     for key, raw in value.items():
         if key not in parsers:
-            raise BadInput(f"{field}.{key}", "unknown field")
+            raise BadInput(f"{field}.{key}", _unknown(key, parsers))
         if raw is not None:
             out[key] = parsers[key](f"{field}.{key}", raw)
     return out
@@ -159,7 +168,7 @@ def parse_service_record(data: Mapping[str, Any]) -> ServiceRecord:
         raise BadInput("service", "must be a JSON object")
     for key in data:
         if key not in PARSERS:
-            raise BadInput(str(key), "unknown field")
+            raise BadInput(str(key), _unknown(str(key), PARSERS))
     if data.get("code") is None:
         raise BadInput("code", "is required")
     values = {key: PARSERS[key](key, raw) for key, raw in data.items() if raw is not None}

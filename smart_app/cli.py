@@ -20,7 +20,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="start the sandbox EHR and the app on loopback and print the launcher URL"
     )
-    demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--app-port", type=int, default=0, help="0 = a free port")
     demo.add_argument("--ehr-port", type=int, default=0, help="0 = a free port")
     demo.add_argument("--data-dir", default=None, help="where the demo keeps its database and keys")

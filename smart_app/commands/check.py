@@ -51,7 +51,10 @@ def _bundle(path: str) -> dict[str, Any]:
         raise _refuse("--bundle", path, "not a FHIR Bundle (a JSON object is expected)")
     if data.get("resourceType") != "Bundle":
         found = data.get("resourceType")
-        raise _refuse("--bundle", path, f"not a FHIR Bundle (resourceType is {found!r})", "resourceType")
+        what = f"resourceType is {found!r}" if found is not None else "no resourceType"
+        if found is None and "code" in data:
+            what += "; it looks like a service file: are --bundle and --service swapped?"
+        raise _refuse("--bundle", path, f"not a FHIR Bundle ({what})", "resourceType")
     if not any(r.get("resourceType") == "Patient" for r in resources_from_bundle(data)):
         raise _refuse("--bundle", path, "no Patient resource in the bundle", "entry")
     return data

@@ -16,6 +16,8 @@ from typing import Any
 
 from smart_app import create_app
 
+LOOPBACK = "127.0.0.1"
+
 
 def _sandbox() -> tuple[Any, Any, Any, Any]:
     names = ("sandbox_ehr.app", "sandbox_ehr.config", "sandbox_ehr.server", "sandbox_ehr.wiring")
@@ -38,15 +40,12 @@ def run(args: argparse.Namespace) -> int:
     sandbox_app, sandbox_config, server, wiring = _sandbox()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="smart-edu-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    app_listener = server.ServerThread(args.host, args.app_port)
-    ehr_listener = server.ServerThread(args.host, args.ehr_port)
-    loopback = args.host == "127.0.0.1"
-    ehr_base = (
-        wiring.ehr_base_url(ehr_listener.port) if loopback else f"http://{args.host}:{ehr_listener.port}"
-    )
-    app_base = (
-        wiring.app_base_url(app_listener.port) if loopback else f"http://{args.host}:{app_listener.port}"
-    )
+    # Loopback only: the sandbox has no passwords, and the two sites (localhost, 127.0.0.1) are what make
+    # the framed app meet real third-party-cookie rules (docs/sandbox.md).
+    app_listener = server.ServerThread(LOOPBACK, args.app_port)
+    ehr_listener = server.ServerThread(LOOPBACK, args.ehr_port)
+    ehr_base = wiring.ehr_base_url(ehr_listener.port)
+    app_base = wiring.app_base_url(app_listener.port)
 
     secret = secrets.token_urlsafe(32)
     os.environ[wiring.SECRET_ENV] = secret
