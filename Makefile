@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup browser lint unit bench clean
+.PHONY: demo test setup browser axe lint unit bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,17 @@ lint: setup
 	$(BIN)/ruff format --no-cache --check .
 	$(BIN)/mypy
 
+# axe-core for the accessibility checks in the browser tests; Debian's npm first when the machine lacks it.
+axe:
+	@[ -f node_modules/axe-core/axe.min.js ] || { \
+	  echo "installing axe-core from npm (accessibility checks in the browser tests)"; \
+	  command -v npm >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }; \
+	  npm install --silent --no-save --no-audit --no-fund --no-package-lock axe-core@4; }
+
 # The test command: lint, type check, then every test (unit, HTTP, end-to-end in a real browser).
-test: setup browser lint
-	@[ -f node_modules/axe-core/axe.min.js ] || npm install --no-save --no-audit --no-fund --no-package-lock axe-core@4  # accessibility checks in the browser tests
+test: setup browser axe lint
 	$(BIN)/python -m pytest
 
 unit: setup
