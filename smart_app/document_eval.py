@@ -14,17 +14,9 @@ from typing import Any
 
 import billing_rules
 from billing_rules import icd10
+from billing_rules.catalogue import GROUPS
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from smart_app.document_form import FormError, focus_id, record_input
-
-GROUP_ORDER = (
-    "self-management education",
-    "group education",
-    "therapy with education",
-    "evaluations",
-    "caregiver training",
-    "remote monitoring",
-)
 
 
 @dataclass(frozen=True)
@@ -52,12 +44,12 @@ def warm() -> None:
 
 
 def grouped_choices() -> list[tuple[str, list[CodeChoice]]]:
-    """Catalogue codes grouped for the select, known groups first, in the issue's order."""
+    """Catalogue codes grouped for the select, in the group order of ``billing_rules.catalogue.GROUPS``."""
     groups: dict[str, list[CodeChoice]] = {}
     for choice in code_choices().values():
         groups.setdefault(choice.group, []).append(choice)
-    rank = {g: n for n, g in enumerate(GROUP_ORDER)}
-    ordered = sorted(groups, key=lambda g: (rank.get(g.lower(), len(rank)), g))
+    rank = {g: n for n, g in enumerate(GROUPS)}
+    ordered = sorted(groups, key=lambda g: (rank.get(g, len(rank)), g))
     return [(g, sorted(groups[g], key=lambda c: c.code)) for g in ordered]
 
 

@@ -21,7 +21,15 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from smart_app.launches import db_of, expiry, profiles_of, render_problem, sealer_of, smart_of
+from smart_app.launches import (
+    binding_problem,
+    db_of,
+    expiry,
+    profiles_of,
+    render_problem,
+    sealer_of,
+    smart_of,
+)
 from smart_app.profiles import Profile
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
@@ -105,7 +113,7 @@ def proceed() -> Page:
         record = find_by_state(s, request.args.get("s", ""))
         if record is None or record.state_used_at is not None or record.expires_at < utcnow():
             return render_problem("This launch link is not valid", "Open the app again from your EHR.", 400)
-        problem = _binding_problem(record, new_window_url=_relaunch_url(record))
+        problem = binding_problem(record.binding, missing_status=400, new_window_url=_relaunch_url(record))
         if problem is not None:
             return problem
         return redirect(str(record.authorize_url))
@@ -120,7 +128,7 @@ def callback() -> Page:
         record = find_by_state(s, request.args.get("state", ""))
         if record is None:
             return render_problem("Unknown sign-in response", "Open the app again from your EHR.", 400)
-        problem = _binding_problem(record, new_window_url=None)
+        problem = binding_problem(record.binding, missing_status=400)
         if problem is not None:
             return problem
         if record.expires_at < utcnow() or not claim_state(s, record.id, utcnow()):
@@ -206,26 +214,6 @@ def _authorization_error() -> Page:
         error_code=error[:100],
         error_description=(request.args.get("error_description") or "")[:500] or None,
     )
-
-
-def _binding_problem(record: LaunchRecord, *, new_window_url: str | None) -> tuple[str, int] | None:
-    cookie = request.cookies.get(BINDING_COOKIE)
-    if not cookie:
-        return render_problem(
-            "Your browser blocked this app's cookie",
-            "The EHR frame did not pass on the cookie that ties this launch to your browser, "
-            "so the app stopped before signing in.",
-            400,
-            cookie_blocked=True,
-            new_window_url=new_window_url,
-        )
-    if not hmac.compare_digest(binding_hash(cookie), record.binding):
-        return render_problem(
-            "This launch was started in another browser",
-            "For your safety the app only completes a launch in the browser that started it.",
-            403,
-        )
-    return None
 
 
 def _relaunch_url(record: LaunchRecord) -> str:

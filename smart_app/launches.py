@@ -152,29 +152,46 @@ def render_problem(title: str, message: str, status: int, **extra: Any) -> tuple
     return render_template("launch/problem.html", title=title, message=message, **extra), status
 
 
+def binding_problem(
+    binding: str, *, missing_status: int, new_window_url: str | None = None
+) -> tuple[str, int] | None:
+    """The page to show when this browser does not hold the launch's binding cookie, else None.
+
+    One check for ``/callback``, ``/launch/proceed`` and every ``/s/<handle>/`` page: a frame that blocks the
+    third-party cookie (offer a new window where one can still work) and another browser (never continue).
+    """
+    cookie = request.cookies.get(BINDING_COOKIE)
+    if not cookie:
+        return render_problem(
+            "Your browser blocked this app's cookie",
+            "The EHR frame did not pass on the cookie that ties this launch to your browser, "
+            "so the app stopped.",
+            missing_status,
+            cookie_blocked=True,
+            new_window_url=new_window_url,
+        )
+    if not hmac.compare_digest(binding_hash(cookie), binding):
+        return render_problem(
+            "This launch was started in another browser",
+            "For your safety the app only continues a launch in the browser that started it. "
+            "Open the app again from your EHR in this browser.",
+            403,
+        )
+    return None
+
+
 def load_launch(handle: str) -> Launch | tuple[str, int]:
     """The launch for a handle if this browser started it, else the page to show instead."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    cookie = request.cookies.get(BINDING_COOKIE)
     with db_of(app).session() as s:
         record = find_by_handle(s, handle)
         if record is None or record.status != "active" or record.expires_at < utcnow():
             return render_problem(
                 "This launch has ended", "Open the app again from your EHR to start a new launch.", 404
             )
-        if not cookie:
-            return render_problem(
-                "Your browser blocked this app's cookie",
-                "The EHR frame did not pass on the cookie that ties this launch to your browser.",
-                401,
-                cookie_blocked=True,
-            )
-        if not hmac.compare_digest(binding_hash(cookie), record.binding):
-            return render_problem(
-                "This launch belongs to another browser",
-                "Open the app again from your EHR in this browser.",
-                403,
-            )
+        problem = binding_problem(record.binding, missing_status=401)
+        if problem is not None:
+            return problem
         profile = profiles_of(app).by_name(record.profile_name)
         if profile is None:
             return render_problem("This EHR is no longer configured", "Ask your administrator.", 403)
