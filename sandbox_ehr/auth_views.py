@@ -79,15 +79,22 @@ def _json(data: dict[str, Any]) -> Response:
     return resp
 
 
+def _endpoints() -> dict[str, str]:
+    """What SMART discovery and the OpenID configuration both publish: issuer, keys and endpoints."""
+    cfg = state().config
+    return {
+        "issuer": cfg.fhir_base,
+        "jwks_uri": f"{cfg.base_url}/.well-known/jwks.json",
+        "authorization_endpoint": f"{cfg.auth_base}/authorize",
+        "token_endpoint": f"{cfg.auth_base}/token",
+    }
+
+
 @bp.get("/fhir/.well-known/smart-configuration")
 def smart_configuration() -> Response:
-    cfg = state().config
     return _json(
         {
-            "issuer": cfg.fhir_base,
-            "jwks_uri": f"{cfg.base_url}/.well-known/jwks.json",
-            "authorization_endpoint": f"{cfg.auth_base}/authorize",
-            "token_endpoint": f"{cfg.auth_base}/token",
+            **_endpoints(),
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -105,13 +112,9 @@ def smart_configuration() -> Response:
 
 @bp.get("/fhir/.well-known/openid-configuration")
 def openid_configuration() -> Response:
-    cfg = state().config
     return _json(
         {
-            "issuer": cfg.fhir_base,
-            "jwks_uri": f"{cfg.base_url}/.well-known/jwks.json",
-            "authorization_endpoint": f"{cfg.auth_base}/authorize",
-            "token_endpoint": f"{cfg.auth_base}/token",
+            **_endpoints(),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
