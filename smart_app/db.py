@@ -1,8 +1,8 @@
 """The app's store: one SQLAlchemy engine per app, tables declared on one ``Base``.
 
 SQLite by default (a file in the instance folder), PostgreSQL or any other database by URL. Modules that own
-tables (launch records, drafts, ledger, outbox, audit) declare them on ``Base``; ``Database.create_all`` makes
-them.
+tables (launch records, drafts, ledger, outbox, audit) declare them on ``Base``; ``Database.create_all`` runs
+the migrations (``smart_app/migrations``) that make and upgrade them.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ class Database:
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        # Import the modules that declare tables so that Base knows them all.
-        from smart_app import tables  # noqa: F401
+        """Bring the store to the newest schema with the Alembic migrations (``smart_app.schema``): an empty
+        store is created, one made by an earlier version is upgraded in place and keeps every row."""
+        from smart_app import schema
 
-        Base.metadata.create_all(self.engine)
+        schema.upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,7 +1,6 @@
 """The command line's local store: ``SMART_EDU_DATABASE_URL``, else a SQLite file in a per-user data folder.
 
-Only write-back's own tables are created here, so ``sandbox-test`` and ``outbox`` do not depend on the rest of
-the app's schema.
+The schema is the app's own (one set of migrations), so the store can be shared with the app.
 """
 
 from __future__ import annotations
@@ -9,8 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from smart_app.db import Base, Database
-from smart_app.writeback import tables
+from smart_app.db import Database
 
 
 def default_database_url() -> str:
@@ -24,9 +22,8 @@ def default_database_url() -> str:
 
 
 def open_database(url: str | None = None) -> Database:
+    """The store, migrated to the newest schema (the same migrations as the app's, so a store shared with
+    the app, or made by an earlier version, is upgraded in place and keeps its outbox)."""
     db = Database(url or default_database_url())
-    names = [
-        t.__tablename__ for t in (tables.WriteJob, tables.LedgerStep, tables.OutboxEntry, tables.AuditRow)
-    ]
-    Base.metadata.create_all(db.engine, tables=[Base.metadata.tables[n] for n in names])
+    db.create_all()
     return db
