@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
@@ -102,15 +102,17 @@ class FhirClient:
     # -- low level -------------------------------------------------------------------------------------------
 
     def url_for(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            if not self.owns(path):
-                raise FhirError(f"refusing to follow a reference to another server: {path}")
-            return path
-        return f"{self.base_url}/{path.lstrip('/')}"
+        absolute = path.startswith(("http://", "https://"))
+        url = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
+        if not self.owns(url):  # relative paths too: an id like "../../admin" would climb out of the base
+            raise FhirError(f"refusing to follow a reference to another server: {path}")
+        return url
 
     def owns(self, url: str) -> bool:
         """True if an absolute URL lies under this client's base (tokens are never sent elsewhere)."""
         a, b = urlsplit(url), urlsplit(self.base_url + "/")
+        if any(unquote(seg) in (".", "..") for seg in a.path.split("/")):
+            return False  # requests resolves "/fhir/../admin" to "/admin": outside the base, token and all
         return (a.scheme, a.netloc) == (b.scheme, b.netloc) and (a.path + "/").startswith(b.path)
 
     def request(

@@ -194,3 +194,21 @@ def test_an_unexpected_error_shows_no_trace_or_patient_data(
     body = resp.get_data(as_text=True)
     assert "Jane" not in body and "Traceback" not in body and "AT-SECRET" not in body
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "https://ehr.test/fhir/../admin/x",
+        "https://ehr.test/fhir/%2e%2e/admin",
+        "Patient/../../admin",
+        "./x/../../y",
+    ],
+)
+def test_dot_segments_never_take_the_token_outside_the_fhir_base(
+    rsps: responses.RequestsMock, path: str
+) -> None:
+    client = FhirClient(ISS, token_provider=lambda: "AT-SECRET")
+    with pytest.raises(FhirError, match="another server"):
+        client.request("GET", path)
+    assert len(rsps.calls) == 0
