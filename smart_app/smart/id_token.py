@@ -94,6 +94,7 @@ def verify_id_token(
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": client_id},
         exp={"essential": True},
+        iat={"essential": True},  # OIDC Core §2: required; a token without it cannot be judged for age
     )
     try:
         registry.validate(token.claims)

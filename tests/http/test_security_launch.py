@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 from flask import Flask
+from joserfc import jwt
 
 from smart_app.launches import db_of
 from smart_app.store import LaunchRecord
@@ -152,6 +153,7 @@ def forged_tokens() -> dict[str, str]:
     signing_input = unsigned(head, claims()).encode()
     hs256 = signing_input.decode() + "." + b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
     jku = id_token() + ""  # a genuine signature, but the header below points elsewhere
+    without_iat = {k: v for k, v in claims().items() if k != "iat"}
     head_jku = {"alg": "RS256", "kid": "evil-1", "jku": f"{EVIL}/jwks", "x5u": f"{EVIL}/cert"}
     return {
         "alg-none": unsigned({"alg": "none"}, claims()) + ".",
@@ -160,6 +162,7 @@ def forged_tokens() -> dict[str, str]:
         "iss-on-another-host": id_token({"iss": f"{EVIL}/fhir"}),
         "aud-list-without-us": id_token({"aud": ["other-app"]}),
         "no-exp": id_token({"exp": None}),
+        "no-iat": jwt.encode({"alg": "RS256", "kid": "ehr-1"}, without_iat, EHR_KEY),
     }
 
 
