@@ -51,7 +51,8 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     if not lines:
         return None
     low = high = 0.0
-    bases = []
+    bases: list[str] = []
+    urls: list[str] = []
     for line in lines:
         entry = range_for(policy, line.code)
         if entry is None:
@@ -60,11 +61,24 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
         factor, said = _factor(policy, line)
         low += entry["low"] * line.units * factor
         high += entry["high"] * line.units * factor
-        period = f"{entry['effective_from'].year}" if entry["effective_to"].year < 9999 else "any year"
         checked = entry["checked"].isoformat()
-        bases.append(f"{line.code}: {entry['source']} ({period}; checked {checked}{said})")
-    basis = "; ".join(dict.fromkeys(bases))
-    return Estimate(payer_class=policy.payer_class, low=round(low, 2), high=round(high, 2), basis=basis)
+        bases.append(f"{line.code} ({_period(entry)}; checked {checked}{said}): {entry['source']}")
+        urls += entry.get("source_urls", ())
+    return Estimate(
+        payer_class=policy.payer_class,
+        low=round(low, 2),
+        high=round(high, 2),
+        basis="; ".join(dict.fromkeys(bases)),
+        basis_urls=tuple(dict.fromkeys(urls)),
+    )
+
+
+def _period(entry: Entry) -> str:
+    """The years a range is on file for, as a reader says them: 2026, 2025-2026, from 2006."""
+    start, end = entry["effective_from"].year, entry["effective_to"].year
+    if end == 9999:
+        return f"from {start}"
+    return f"{start}" if start == end else f"{start}-{end}"
 
 
 def _say_none(policy: Policy, code: str) -> None:

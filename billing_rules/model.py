@@ -226,9 +226,11 @@ class Finding:
     prompt: str
     field: str
     source: str
+    # Public pages behind ``source`` (rule data ``source_urls``); a pure product decision has none.
+    source_urls: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "source_urls": list(self.source_urls)}
 
 
 @dataclass(frozen=True)
@@ -256,9 +258,11 @@ class Estimate:
     high: float
     currency: str = "USD"
     basis: str = ""
+    # Public pages behind the ranges named in ``basis`` (rule data ``source_urls``).
+    basis_urls: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "basis_urls": list(self.basis_urls)}
 
 
 @dataclass(frozen=True)

@@ -46,32 +46,41 @@ class Policy:
         kind = self.code["therapy"]
         return kind == "always" or (kind == "sometimes" and self.role in THERAPISTS)
 
-    def finding(self, rule: str, variant: str = "", **values: Any) -> Finding:
+    def finding(self, rule: str, variant: str = "", *, cites: Entry | None = None, **values: Any) -> Finding:
+        """The registry's finding; ``cites`` = the data entry the finding rests on (named when unverified)."""
         severity = self.payer["severity"].get(f"{rule}:{variant}" if variant else rule)
         if severity is None:
             severity = self.payer["severity"].get(rule)
         cache = self.rules.finding_cache
-        key = (rule, variant, severity, self.code["code"], self.on, tuple(sorted(values.items())))
+        cited = cites["source"] if cites is not None and cites.get("verified") is False else None
+        key = (rule, variant, severity, self.code["code"], self.on, cited, tuple(sorted(values.items())))
         found = cache.get(key)
         if found is None:
-            found = self._make(rule, variant, severity, values)
+            found = self._make(rule, variant, severity, values, cites if cited else None)
             if len(cache) > _CACHE_LIMIT:
                 cache.clear()
             cache[key] = found
         return found
 
-    def _make(self, rule: str, variant: str, severity: str | None, values: dict[str, Any]) -> Finding:
+    def _make(
+        self, rule: str, variant: str, severity: str | None, values: dict[str, Any], cites: Entry | None
+    ) -> Finding:
         """Fill the registry entry's templates; findings are immutable, so equal inputs share one object."""
         entry = self.rules.registry[(rule, variant)]
         fill = _Blank(code=self.code["code"], date=self.on.isoformat())
         fill.update(values)
+        source, urls = entry["source"], list(entry.get("source_urls", ()))
+        if cites is not None:
+            source = f"{source}; value used: {cites['source']}"
+            urls += cites.get("source_urls", ())
         return Finding(
             rule=rule,
             severity=cast(Severity, severity or entry["severity"]),
             message=entry["message"].format_map(fill),
             prompt=entry["prompt"].format_map(fill),
             field=entry["field"].format_map(fill),
-            source=entry["source"],
+            source=source,
+            source_urls=tuple(dict.fromkeys(urls)),
         )
 
     def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:

@@ -1,16 +1,32 @@
-"""Shape of every rule-data table (packaged and deployment overrides go through the same check)."""
+"""Shape of every rule-data table (packaged and deployment overrides go through the same check).
+
+Every entry says where it comes from: a ``source`` a biller can read, and either ``source_urls`` (public
+http(s) pages a reader can follow) or ``decision = true`` (a product or deployment decision, said so in the
+text).
+``verified = false`` marks an entry resting on a value the sources could not confirm; its ``source`` then
+carries the ``[UNVERIFIED]`` tag so every place that shows it says so.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from billing_rules.errors import RuleDataError
 
-# field -> (kind, required). Kinds: str, int, num, bool, date, strs (list of str), pair (two ints), sevs.
+# field -> (kind, required). Kinds: str, int, num, bool, date, strs (list of str), pair (two ints), sevs,
+# urls (list of absolute http(s) URLs).
 Spec = dict[str, tuple[str, bool]]
 
-DATED: Spec = {"effective_from": ("date", True), "effective_to": ("date", True), "source": ("str", True)}
+SOURCED: Spec = {
+    "source": ("str", True),
+    "source_urls": ("urls", False),
+    "verified": ("bool", False),
+    "decision": ("bool", False),
+}
+DATED: Spec = {"effective_from": ("date", True), "effective_to": ("date", True), **SOURCED}
+UNVERIFIED_TAG = "[UNVERIFIED]"
 
 UNIT_KINDS = (
     "timed-30",
@@ -34,7 +50,7 @@ TABLES: dict[str, Spec] = {
         "field": ("str", True),
         "message": ("str", True),
         "prompt": ("str", True),
-        "source": ("str", True),
+        **SOURCED,
     },
     "code": {
         "code": ("str", True),
@@ -129,6 +145,35 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def is_web_url(text: str) -> bool:
+    """An absolute http(s) URL with a host and no whitespace (what a reader can open)."""
+    if any(c.isspace() for c in text):
+        return False
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _check_source(table: str, entry: dict[str, Any], where: str) -> None:
+    """A source a reader can follow: at least one URL, or a decision said as such; unverified shown."""
+    text = entry["source"]
+    if entry.get("decision"):
+        if "decision" not in text.casefold():
+            raise RuleDataError(
+                f"{where}: [[{table}]] field 'source' must say it is a decision (decision = true): {text!r}"
+            )
+    elif not entry.get("source_urls"):
+        raise RuleDataError(
+            f"{where}: [[{table}]] field 'source_urls' must list at least one http(s) URL for the source "
+            f"{text!r} (or set decision = true and say 'product decision' / 'local decision' in 'source')"
+        )
+    tagged = UNVERIFIED_TAG.casefold() in text.casefold()
+    if entry.get("verified", True) == tagged:
+        raise RuleDataError(
+            f"{where}: [[{table}]] field 'verified' is {entry.get('verified', True)} but 'source' "
+            f"{'carries' if tagged else 'lacks'} the {UNVERIFIED_TAG} tag (set both or neither)"
+        )
+
+
 def _kind_ok(kind: str, value: Any) -> bool:
     if kind == "str":
         return isinstance(value, str)
@@ -144,6 +189,8 @@ def _kind_ok(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     if kind == "pair":
         return isinstance(value, list) and len(value) == 2 and all(_kind_ok("int", v) for v in value)
+    if kind == "urls":
+        return isinstance(value, list) and all(isinstance(v, str) and is_web_url(v) for v in value)
     if kind == "sevs":
         return isinstance(value, dict) and all(v in SEVERITIES for v in value.values())
     raise AssertionError(kind)
@@ -178,6 +225,7 @@ def validate_entry(table: str, entry: Any, where: str) -> dict[str, Any]:
         )
     if table == "estimate" and entry["low"] > entry["high"]:
         raise RuleDataError(f"{where}: [[estimate]] low is above high")
+    _check_source(table, entry, where)
     return entry
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billing_rules.estimate import range_for
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import Policy
 
@@ -21,7 +22,9 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     if policy.code["code"] in policy.payer.get("not_paid", ()):
         payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
         alternatives = policy.code.get("alternatives", "")
-        out.append(policy.finding("payer.not-covered", payer=payer, alternatives=alternatives))
+        # The $0 range on file records the not-paid fact with its own source (named when unverified).
+        cites = range_for(policy, policy.code["code"])
+        out.append(policy.finding("payer.not-covered", cites=cites, payer=payer, alternatives=alternatives))
     elif policy.code["code"] in policy.payer.get("may_not_pay", ()):
         payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
         alternatives = policy.code.get("alternatives", "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing_rules.loader import pick
+from billing_rules.loader import Entry, pick
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import THERAPISTS, Policy
 
@@ -17,8 +17,8 @@ def place_of_service(policy: Policy, mode: str, location: str) -> str | None:
     return None
 
 
-def _medicare_reason(record: ServiceRecord, policy: Policy) -> str | None:
-    """Why Medicare will not pay this as telehealth on this date, or None when it may."""
+def _medicare_reason(record: ServiceRecord, policy: Policy) -> tuple[str | None, Entry | None]:
+    """Why Medicare will not pay this as telehealth on this date (or None), and the data entry behind it."""
     lists = policy.rules.entries("medicare_telehealth_list")
     covering = [e for e in lists if e["effective_from"] <= policy.on <= e["effective_to"]]
     if not covering:
@@ -27,14 +27,16 @@ def _medicare_reason(record: ServiceRecord, policy: Policy) -> str | None:
         policy.extra.append(
             policy.finding("rules.out-of-period", table="Medicare telehealth list", used=used)
         )
-        return "no Medicare telehealth list is loaded for this date."
+        return "no Medicare telehealth list is loaded for this date.", None
     if not any(policy.code["code"] in e["codes"] for e in covering):
-        return "the code is not on the Medicare Telehealth Services List."
+        unsure = next((e for e in covering if e.get("verified") is False), None)
+        return "the code is not on the Medicare Telehealth Services List.", unsure
     if policy.role in THERAPISTS and pick(policy.rules.entries("pt_telehealth_window"), policy.on) is None:
-        return "therapists may not furnish Medicare telehealth on this date (outside the statutory windows)."
+        why = "therapists may not furnish Medicare telehealth on this date (outside the statutory windows)."
+        return why, None
     if record.mode == "audio-only" and record.location != "home":
-        return "audio-only telehealth is allowed only to a patient at home."
-    return None
+        return "audio-only telehealth is allowed only to a patient at home.", None
+    return None, None
 
 
 def _modifiers(record: ServiceRecord, policy: Policy) -> list[str]:
@@ -57,14 +59,15 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         return []
     policy.pos = place_of_service(policy, "telehealth", record.location)
     out = []
-    reason = None
+    reason, cites = None, None
     if policy.payer.get("telehealth") == "not-covered":
         reason = "this payer does not cover telehealth."
     elif policy.payer.get("telehealth") == "medicare":
-        reason = _medicare_reason(record, policy)
+        reason, cites = _medicare_reason(record, policy)
     if reason:
         payer = policy.payer_name or policy.payer_class
-        out.append(policy.finding("telehealth.not-covered", mode=record.mode, payer=payer, reason=reason))
+        values = {"mode": record.mode, "payer": payer, "reason": reason}
+        out.append(policy.finding("telehealth.not-covered", cites=cites, **values))
     mods = _modifiers(record, policy)
     policy.modifiers.extend(mods)
     shown = f", modifier {' '.join(mods)}" if mods else ", no telehealth modifier"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing_rules.estimate import range_for
+from billing_rules.loader import Entry
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import ASSISTANTS, Policy
 
@@ -70,9 +71,10 @@ def _line_ceiling(policy: Policy) -> tuple[float, str] | None:
     return total, basis
 
 
-def _may_cross(record: ServiceRecord, policy: Policy, amount: float, year: int) -> list[Finding]:
+def _may_cross(record: ServiceRecord, policy: Policy, threshold: Entry) -> list[Finding]:
     """Below the threshold: warn when this service may take the year's total past it (KX then needed)."""
     assert record.therapy_ytd_allowed is not None
+    amount, year = threshold["amount"], threshold["effective_from"].year
     ceiling = _line_ceiling(policy)
     if ceiling is None or record.therapy_ytd_allowed + ceiling[0] < amount:
         return []
@@ -80,6 +82,7 @@ def _may_cross(record: ServiceRecord, policy: Policy, amount: float, year: int) 
         policy.finding(
             "kx.threshold",
             "may-cross",
+            cites=threshold,
             ytd=f"{record.therapy_ytd_allowed:,.2f}",
             line=f"{ceiling[0]:,.2f}",
             basis=ceiling[1],
@@ -97,9 +100,9 @@ def _kx(record: ServiceRecord, policy: Policy) -> list[Finding]:
         return []
     amount = threshold["amount"]
     if record.therapy_ytd_allowed is None:
-        return [policy.finding("kx.threshold", "unknown", threshold=f"{amount:,.0f}")]
+        return [policy.finding("kx.threshold", "unknown", cites=threshold, threshold=f"{amount:,.0f}")]
     if record.therapy_ytd_allowed < amount:
-        return _may_cross(record, policy, amount, threshold["effective_from"].year)
+        return _may_cross(record, policy, threshold)
     review = policy.dated("review_threshold", "targeted medical review threshold")
     note = ""
     if review is not None and record.therapy_ytd_allowed >= review["amount"]:
@@ -108,6 +111,7 @@ def _kx(record: ServiceRecord, policy: Policy) -> list[Finding]:
     return [
         policy.finding(
             "kx.threshold",
+            cites=threshold,
             ytd=f"{record.therapy_ytd_allowed:,.2f}",
             threshold=f"{amount:,.0f}",
             year=threshold["effective_from"].year,

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from billing_rules import RuleDataError, catalogue, default_rules, load_rules
-from billing_rules.loader import RULES_DIR_ENV
-from billing_rules.model import ServiceRecord
+from billing_rules import RuleDataError, catalogue, default_rules, evaluate, load_rules
+from billing_rules.loader import RULES_DIR_ENV, Entry
+from billing_rules.model import ClinicalContext, Payer, Provider, ServiceRecord
 from billing_rules.schema import TABLES, validate_document
 
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "docs" / "reference"
+NOTES = (REFERENCE / "billing-rules.md").read_text(encoding="utf-8")
+SYNTHEA = "https://github.com/smart-on-fhir/generated-sample-data"
+# Cited beside the notes (said so in the entry): Synthea's repository, HL7's SNOMED procedure value set,
+# CMS's CMS-1500 manual chapter.
+BEYOND_NOTES = {
+    SYNTHEA,
+    "https://hl7.org/fhir/R4/valueset-procedure-code.html",
+    "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/downloads/clm104c26pdf.pdf",
+}
+TAG = re.compile(r"\[(P|S|P via S|P/S|S/P|UNVERIFIED)\]")
 DATA = resources.files("billing_rules.data")
 FILES = sorted(p.name for p in DATA.iterdir() if p.name.endswith(".toml"))
 REQUIRED_CODES = [
@@ -214,7 +228,8 @@ def test_default_rules_reads_the_environment_directories(
 ) -> None:
     (tmp_path / "site.toml").write_text(
         "[[kx_threshold]]\namount = 2600\neffective_from = 2027-01-01\neffective_to = 2027-12-31\n"
-        'source = "CMS CY2027 (site update)"\n'
+        'source = "CMS CY2027 therapy thresholds (site update)"\n'
+        'source_urls = ["https://www.cms.gov/Medicare/Billing/TherapyServices/Spotlight-Archive.html"]\n'
     )
     monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
     default_rules.cache_clear()
@@ -232,6 +247,7 @@ def test_a_named_payer_policy_applies_only_to_that_payer(tmp_path: Path) -> None
         '[[policy]]\npayer_class = "commercial"\npayer_name = "Acme Health"\n'
         'unit_method = "cms-total-minutes"\n'
         'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "Acme provider manual 2026"\n'
+        'source_urls = ["https://acme.example/provider-manual-2026"]\n'
     )
     rules = load_rules([tmp_path])
     acme, covered = rules.policy("commercial", "acme health", date(2026, 5, 1))
@@ -252,4 +268,221 @@ def test_condition_families_as_data() -> None:
     assert snomed_family("195967001") == "asthma"
     assert snomed_family("38341003") == "hypertensive disease"
     assert snomed_family("10509002") is None  # acute bronchitis
-    assert all("SOURCES.md" in f["source"] or "§10" in f["source"] for f in default_rules().entries("family"))
+    for family in default_rules().entries("family"):
+        assert "docs/reference/billing-rules.md §10" in family["source"], family["name"]
+        snomed_from_synthea = "Synthea" in family["source"]
+        assert snomed_from_synthea == (SYNTHEA in family["source_urls"]), family["name"]
+
+
+# --- Sources a reader can follow (issue 3: every entry has a source) --------------------------------------
+
+
+def packaged_entries() -> list[tuple[str, str, Entry]]:
+    out = []
+    for name in FILES:
+        doc = tomllib.loads(DATA.joinpath(name).read_text(encoding="utf-8"))
+        out += [(name, table, e) for table, entries in validate_document(doc, name).items() for e in entries]
+    return out
+
+
+def test_every_packaged_entry_has_a_url_or_is_a_decision_and_shows_its_confidence() -> None:
+    for name, table, entry in packaged_entries():
+        where = f"{name} [[{table}]] {entry['source']!r}"
+        if entry.get("decision"):
+            assert "decision" in entry["source"].casefold(), where
+        else:
+            assert entry["source_urls"], where
+            assert TAG.search(entry["source"]), where  # [P] / [S] / [UNVERIFIED] kept visible
+        assert all(u.startswith(("https://", "http://")) for u in entry.get("source_urls", ())), where
+
+
+def test_every_url_is_one_the_reference_notes_cite() -> None:
+    """No invented links: each URL is an inline source of billing-rules.md or one named beside it."""
+    for name, table, entry in packaged_entries():
+        for url in entry.get("source_urls", ()):
+            assert url in NOTES or url in BEYOND_NOTES, f"{name} [[{table}]]: {url}"
+
+
+def resolves(text: str, section: str) -> bool:
+    """A heading numbered ``section`` (§8.2), or item Y of the numbered list under heading X (§0.1, §16.4)."""
+    if re.search(rf"^#+ {re.escape(section)}[. ]", text, flags=re.M):
+        return True
+    top, _, item = section.partition(".")
+    body = re.search(rf"^## {top}\. .*?(?=^## |\Z)", text, flags=re.M | re.S)
+    return bool(item and body and re.search(rf"^{item}\. ", body.group(0), flags=re.M))
+
+
+def test_every_section_reference_resolves_inside_the_repository() -> None:
+    """'see docs/reference/<file> §N' names a file in the repo and a section N in it."""
+    cited = 0
+    refs = re.compile(r"(docs/reference/[\w.-]+\.md),? ((?:(?:and )?§[\d.]+(?:-[\d.]+)?,? ?)+)")
+    for _, _, entry in packaged_entries():
+        for path, sections in refs.findall(entry["source"]):
+            text = (ROOT / path).read_text(encoding="utf-8")
+            for section in re.findall(r"(\d+(?:\.\d+)?)", sections):
+                assert resolves(text, section), f"{path} §{section}: {entry['source']}"
+                cited += 1
+    assert cited > 100
+
+
+def test_rule_contract_decisions_say_so_plainly() -> None:
+    decisions = [e for _, _, e in packaged_entries() if "rules-contract.md §3" in e["source"]]
+    assert len(decisions) >= 8
+    for entry in decisions:
+        assert entry.get("decision") is True and "product decision" in entry["source"].casefold()
+        assert "docs/reference/rules-contract.md §3" in entry["source"]
+
+
+@pytest.mark.parametrize(
+    ("table", "match", "verified"),
+    [
+        ("kx_threshold", lambda e: e["amount"] == 2480, False),  # 2026: secondary sources only (§8.2, §16.5)
+        ("kx_threshold", lambda e: e["amount"] == 2330, True),  # 2024: Noridian [P]
+        ("pt_telehealth_window", lambda e: e["effective_from"] == date(2020, 3, 1), False),  # start date
+        ("medicare_telehealth_list", lambda e: "97110" in e["codes"], False),  # CY 2026 membership (§16.4)
+        ("estimate", lambda e: e["codes"] == ["99078"], False),  # 99078's Medicare status (§2)
+        ("estimate", lambda e: e["codes"] == ["98960", "98961", "98962"], True),  # AAPC, LegalClarity [S]
+    ],
+)
+def test_unverified_values_of_the_notes_are_marked_in_the_data(
+    table: str, match: Any, verified: bool
+) -> None:
+    (entry,) = [e for e in default_rules().entries(table) if match(e)]
+    assert entry.get("verified", True) is verified
+    assert ("[UNVERIFIED]" in entry["source"]) is not verified
+
+
+def test_readme_of_the_reference_notes_names_them() -> None:
+    readme = (REFERENCE / "README.md").read_text(encoding="utf-8")
+    for name in ("billing-rules.md", "rules-contract.md", "smart-fhir.md"):
+        assert name in readme and (REFERENCE / name).is_file()
+
+
+SOURCED = "effective_from = 2026-01-01\neffective_to = 2026-12-31\n[[kx_threshold]]\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ('source = "plan letter"', "'source_urls' must list at least one http(s) URL"),
+        ('source = "plan letter"\nsource_urls = []', "'source_urls' must list at least one http(s) URL"),
+        ('source = "plan letter"\nsource_urls = ["ftp://plan.example/letter"]', "'source_urls' must be urls"),
+        ('source = "plan letter"\nsource_urls = ["plan.example/letter"]', "'source_urls' must be urls"),
+        ('source = "plan letter"\nsource_urls = ["https://plan.example/a b"]', "'source_urls' must be urls"),
+        ('source = "plan letter"\ndecision = true', "'source' must say it is a decision"),
+        (
+            'source = "CMS page"\nsource_urls = ["https://cms.example/x"]\nverified = false',
+            "lacks the [UNVERIFIED]",
+        ),
+        (
+            'source = "CMS page [UNVERIFIED]"\nsource_urls = ["https://cms.example/x"]',
+            "carries the [UNVERIFIED]",
+        ),
+        ('source = "plan letter"\nsource_urls = "https://plan.example"', "'source_urls' must be urls"),
+    ],
+)
+def test_an_override_without_a_followable_source_is_refused(
+    tmp_path: Path, fields: str, message: str
+) -> None:
+    (tmp_path / "site.toml").write_text(
+        f"[[kx_threshold]]\namount = 2600\neffective_from = 2027-01-01\neffective_to = 2027-12-31\n{fields}\n"
+    )
+    with pytest.raises(RuleDataError) as err:
+        load_rules([tmp_path])
+    assert (
+        message in str(err.value)
+        and "site.toml #1" in str(err.value)
+        and "[[kx_threshold]]" in str(err.value)
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        'source = "CMS CY2027 thresholds"\nsource_urls = ["https://www.cms.gov/x"]',
+        'source = "Acme contract 2027 (local decision)"\ndecision = true',
+        'source = "Forecast [UNVERIFIED]"\nsource_urls = ["http://forecast.example/kx"]\nverified = false',
+    ],
+)
+def test_an_override_with_a_url_or_a_stated_decision_loads(tmp_path: Path, fields: str) -> None:
+    (tmp_path / "site.toml").write_text(
+        f"[[kx_threshold]]\namount = 2600\neffective_from = 2027-01-01\neffective_to = 2027-12-31\n{fields}\n"
+    )
+    assert any(e["amount"] == 2600 for e in load_rules([tmp_path]).entries("kx_threshold"))
+
+
+# --- What a biller sees: a finding's source, an estimate's basis --------------------------------------------
+
+
+def _medicare_pt(**fields: Any) -> tuple[ServiceRecord, ClinicalContext]:
+    record = ServiceRecord(code="97110", service_date=date(2026, 6, 1), minutes=30, **fields)
+    context = ClinicalContext(payer=Payer(payer_class="medicare"), provider=Provider(role="PT"))
+    return record, context
+
+
+def test_a_finding_resting_on_an_unverified_value_says_so_with_its_urls() -> None:
+    record, context = _medicare_pt(
+        therapy_ytd_allowed=2500.0, plan_of_care_certified=True, diagnoses=("M54.50",)
+    )
+    (kx,) = [f for f in evaluate(record, context).findings if f.rule == "kx.threshold"]
+    assert "[UNVERIFIED]" in kx.source and "value used:" in kx.source and "$2,480" not in kx.source
+    assert (
+        "https://alsintegratedsvc.com/beyond-the-2480-threshold-mastering-the-kx-modifier-in-2026/"
+        in kx.source_urls
+    )
+    assert (
+        "https://med.noridianmedicare.com/web/jea/provider-types/outpatient-therapy/per-beneficiary_kx_modifier_thresholds"
+        in kx.source_urls
+    )
+    assert kx.to_dict()["source_urls"] == list(kx.source_urls)
+
+
+def test_a_finding_on_a_verified_value_carries_only_its_registry_source() -> None:
+    record = ServiceRecord(
+        code="97110", service_date=date(2024, 6, 1), minutes=30, therapy_ytd_allowed=2400.0
+    )
+    context = ClinicalContext(payer=Payer(payer_class="medicare"), provider=Provider(role="PT"))
+    (kx,) = [f for f in evaluate(record, context).findings if f.rule == "kx.threshold"]
+    assert "[UNVERIFIED]" not in kx.source and kx.source.startswith("Noridian")
+    assert "docs/reference/billing-rules.md §8.2" in kx.source
+
+
+def test_an_orientation_estimate_reads_as_one_with_its_year_check_date_and_urls() -> None:
+    record = ServiceRecord(
+        code="98960", service_date=date(2026, 6, 1), minutes=30, curriculum="ADCES7", topics=("eating",)
+    )
+    context = ClinicalContext(payer=Payer(payer_class="commercial"), provider=Provider(role="RN"))
+    est = evaluate(record, context).estimate
+    assert est is not None and est.low == 35 and est.high == 65
+    assert est.basis.startswith(
+        "98960 (2025-2026; checked 2026-11-01): Orientation range for commercial plans"
+    )
+    assert "replace with your fee schedule" in est.basis and "product decision" in est.basis
+    assert est.basis_urls and all(u in NOTES for u in est.basis_urls)
+
+
+def test_the_unverified_medicare_status_of_99078_shows_in_the_basis() -> None:
+    record = ServiceRecord(code="99078", service_date=date(2026, 6, 1), diagnoses=("E11.9",))
+    context = ClinicalContext(payer=Payer(payer_class="medicare"), provider=Provider(role="MD"))
+    ev = evaluate(record, context)
+    assert ev.estimate is not None and ev.estimate.high == 0 and "[UNVERIFIED]" in ev.estimate.basis
+    (not_covered,) = [f for f in ev.findings if f.rule == "payer.not-covered"]
+    assert (
+        "value used: Medicare is expected not to pay 99078; its Medicare status [UNVERIFIED]"
+        in not_covered.source
+    )
+    record = ServiceRecord(code="98960", service_date=date(2026, 6, 1), minutes=30)
+    ev = evaluate(record, ClinicalContext(payer=Payer(payer_class="medicare"), provider=Provider(role="RN")))
+    (sourced,) = [f for f in ev.findings if f.rule == "payer.not-covered"]
+    assert "[UNVERIFIED]" not in sourced.source and "[S]" in sourced.source  # 98960: AAPC, LegalClarity
+
+
+def test_a_code_off_the_telehealth_list_names_the_unverified_list_it_was_checked_against() -> None:
+    context = ClinicalContext(payer=Payer(payer_class="medicare"), provider=Provider(role="RN"))
+    video = {"service_date": date(2026, 6, 1), "mode": "video", "location": "home", "minutes": 30}
+    ev = evaluate(ServiceRecord(code="98960", **video), context)  # type: ignore[arg-type]
+    (off,) = [f for f in ev.findings if f.rule == "telehealth.not-covered"]
+    assert "not on the Medicare Telehealth Services List" in off.message
+    assert "CY 2026 membership [UNVERIFIED]" in off.source and off.source_urls
+    ev = evaluate(ServiceRecord(code="97110", **video), context)  # type: ignore[arg-type]
+    assert not [f for f in ev.findings if f.rule == "telehealth.not-covered"]

@@ -58,7 +58,8 @@ def test_99078_is_not_paid_by_medicare() -> None:
 def test_a_deployment_contract_can_make_medicare_class_pay_98960(tmp_path: Path) -> None:
     (tmp_path / "contract.toml").write_text(
         '[[policy]]\npayer_class = "medicare"\nnot_paid = ["99078"]\n'
-        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "our contract 2026"\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "our contract 2026 (local decision)"\ndecision = true\n'
     )
     ev = run(education(payer="medicare"), load_rules([tmp_path]))
     assert "payer.not-covered" not in rules_of(ev)
@@ -93,7 +94,7 @@ def test_a_deployment_fee_schedule_replaces_the_range(tmp_path: Path) -> None:
     (tmp_path / "fees.toml").write_text(
         '[[estimate]]\npayer_class = "commercial"\npayer_name = "Acme Health"\ncodes = ["98960"]\nlow = 52\n'
         "high = 52\nchecked = 2026-10-01\neffective_from = 2026-01-01\neffective_to = 2026-12-31\n"
-        'source = "Acme Health fee schedule 2026"\n'
+        'source = "Acme Health fee schedule 2026"\nsource_urls = ["https://acme.example/fees/2026"]\n'
     )
     rules = load_rules([tmp_path])
     record = parse_service_record(EDUCATION)
@@ -139,7 +140,8 @@ def test_thirty_minute_codes_use_the_midpoint_even_for_cms_payers() -> None:
 def test_full_unit_payer_needs_the_full_30_minutes(tmp_path: Path) -> None:
     (tmp_path / "strict.toml").write_text(
         '[[policy]]\npayer_class = "commercial"\nunit_method = "full-unit"\n'
-        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "plan policy"\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "plan policy (local decision)"\ndecision = true\n'
     )
     rules = load_rules([tmp_path])
     assert "time.below-minimum" in rules_of(run(education(minutes=29), rules))
@@ -158,7 +160,8 @@ def test_em_eligible_roles_get_wrong_family(role: str) -> None:
 def test_a_payer_policy_may_allow_np_education(tmp_path: Path) -> None:
     (tmp_path / "np.toml").write_text(
         '[[policy]]\npayer_class = "commercial"\neducation_roles_allowed = ["NP"]\n'
-        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "plan policy"\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "plan policy (local decision)"\ndecision = true\n'
     )
     assert "provider.wrong-family" not in rules_of(run(education(role="NP"), load_rules([tmp_path])))
 
@@ -365,7 +368,8 @@ def test_unknown_code_fails_closed() -> None:
 def test_payer_policy_overrides_a_severity(tmp_path: Path) -> None:
     (tmp_path / "strict.toml").write_text(
         '[[policy]]\npayer_class = "commercial"\nseverity = { "dx.not-supporting" = "block" }\n'
-        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "plan policy"\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "plan policy (local decision)"\ndecision = true\n'
     )
     ev = run(education(diagnoses=["S93.401A"]), load_rules([tmp_path]))
     assert [f.severity for f in by_rule(ev, "dx.not-supporting")] == ["block"] and not ev.billable

@@ -308,7 +308,8 @@ def test_an_undated_charge_on_this_encounter_is_a_possible_duplicate(
 def test_a_contract_that_pays_98960_under_medicare_drops_the_zero_estimate(tmp_path: Path) -> None:
     (tmp_path / "contract.toml").write_text(
         '[[policy]]\npayer_class = "medicare"\nnot_paid = ["99078"]\n'
-        'effective_from = 2026-01-01\neffective_to = 2026-12-31\nsource = "our contract 2026"\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "our contract 2026 (local decision)"\ndecision = true\n'
     )
     ev = run(education(payer="medicare"), load_rules([tmp_path]))
     assert ev.billable and ev.estimate is None and "estimate.not-loaded" in rules_of(ev)
