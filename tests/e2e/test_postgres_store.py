@@ -33,8 +33,17 @@ from tests.unit.test_write_factories import signed
 pytestmark = pytest.mark.e2e
 
 
+def _pg_bin(name: str) -> str | None:
+    """On PATH, else where Debian's ``postgresql`` package puts it (``/usr/lib/postgresql/<major>/bin``)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    return str(candidates[-1]) if candidates else None
+
+
 def _missing() -> str | None:
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
         return "PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)"
     if importlib.util.find_spec("psycopg") is None:
         return "the psycopg driver is not installed (pip install 'psycopg[binary]', in the dev extra)"
@@ -66,15 +75,14 @@ def pg_url() -> Iterator[str]:
     def run(argv: list[str]) -> None:
         subprocess.run(argv, check=True, capture_output=True, timeout=120)
 
-    run(_as_postgres("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
+    initdb, pg_ctl = str(_pg_bin("initdb")), str(_pg_bin("pg_ctl"))
+    run(_as_postgres(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(_as_postgres("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
+    run(_as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(
-            _as_postgres("pg_ctl", "-D", str(data), "-m", "immediate", "stop"), capture_output=True
-        )
+        subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
