@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 
 from flask import Flask, Response, abort, current_app, g, request
 
@@ -19,6 +21,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CACHEABLE_PATHS = ("/healthz", "/.well-known/jwks.json", "/static/")
+FRAME_SOURCE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+log = logging.getLogger(__name__)
 
 
 def csrf_token() -> str:
@@ -55,8 +59,22 @@ def content_security_policy(ancestors: list[str]) -> str:
     )
 
 
+def framing_sources(candidates: list[str]) -> list[str]:
+    """The candidates that are plain CSP host sources (``https://ehr.example.org[:port]``, optionally
+    ``https://*.example.org``). Anything else (``*``, ``https:``, quoted keywords, a ``;`` that would start a
+    new directive) is dropped with a warning: one bad setting must not open the app to every framer."""
+    good: list[str] = []
+    for candidate in candidates:
+        source = candidate.rstrip("/")
+        if not FRAME_SOURCE.match(source):
+            log.warning("frame-ancestors: ignoring %r (not an http(s) origin)", candidate)
+        elif source not in good:
+            good.append(source)
+    return good
+
+
 def init_app(app: Flask, profile_origins: list[str]) -> None:
-    csp = content_security_policy(frame_ancestors(app, profile_origins))
+    csp = content_security_policy(framing_sources(frame_ancestors(app, profile_origins)))
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.before_request
