@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+HANDLE_IN_PATH = re.compile(r"^/s/[^/]+")
+
+
+class RedactingLogger(glogging.Logger):
+    """Access log lines show ``/s/…/page``, never the launch handle (with the binding cookie, a key)."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = HANDLE_IN_PATH.sub("/s/…", str(atoms.get("U", "")))
+        return atoms
 
 
 class _Gunicorn(BaseApplication):
@@ -41,7 +55,20 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "accesslog": "-",
         # The access log never shows query strings: /callback carries the authorization code.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "logger_class": RedactingLogger,
     }
+
+
+def deployment_warnings(environ: Mapping[str, str]) -> list[str]:
+    """Settings a production deployment needs for its security, said at start rather than found later."""
+    out = []
+    if not environ.get("SMART_EDU_BASE_URL"):
+        out.append("SMART_EDU_BASE_URL is not set: the redirect URI and the CDS JWT audience then follow the "
+                   "request's Host header; set the app's public https URL.")  # fmt: skip
+    if not environ.get("SMART_EDU_CDS_CLIENTS"):
+        out.append("SMART_EDU_CDS_CLIENTS is not set: the CDS Hooks endpoints accept calls without a JWT "
+                   "(anyone can post feedback into the audit log); name the CDS clients file.")  # fmt: skip
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,5 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         print(f"smart-edu serve: launch profiles: {exc}", file=sys.stderr)
         return 2
+    for warning in deployment_warnings(os.environ):
+        print(f"smart-edu serve: warning: {warning}", file=sys.stderr)
     _Gunicorn(app, gunicorn_options(args)).run()
     return 0
