@@ -13,8 +13,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from smart_app import capabilities
-from smart_app.fhir_client import FhirClient
+from smart_app.fhir_client import FhirClient, FhirPreconditionFailed
 from smart_app.writeback.plan import PlannedResource
+
+DUPLICATES = (
+    "The EHR already holds more than one resource with this service's identifier: a duplicate exists. "
+    "Nothing more is written; ask the billing office to void the extra one, then retry"
+)
 
 
 def find_existing(
@@ -30,9 +35,11 @@ def find_existing(
         resources = bundles.get(e.key)
         if resources is None:
             resources = client.search(e.resource_type, queries[e.key], max_pages=5)
-        match = next((r for r in resources if carries(r, e)), None)
-        if match is not None and match.get("id"):
-            found[e.key] = f"{e.resource_type}/{match['id']}"
+        refs = sorted({f"{e.resource_type}/{r['id']}" for r in resources if carries(r, e) and r.get("id")})
+        if len(refs) > 1:  # as a conditional create would answer 412: never pick one, never add another
+            raise FhirPreconditionFailed(f"{DUPLICATES} ({', '.join(refs)})", status=412)
+        if refs:
+            found[e.key] = refs[0]
     return found
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from smart_app import capabilities
 from smart_app.db import Database
-from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
+from smart_app.fhir_client import FhirClient, FhirError, FhirPreconditionFailed, FhirTransportError
 from smart_app.writeback import audit, ledger, oracle, outbox
 from smart_app.writeback.config import (
     WritebackConfig,
@@ -21,6 +21,7 @@ from smart_app.writeback.config import (
     server_lists_create,
     server_takes_provenance,
 )
+from smart_app.writeback.lookup import DUPLICATES
 from smart_app.writeback.plan import SignedService, WritePlan, build_plan, check_acknowledgements
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
@@ -152,6 +153,9 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
     try:
         written = _run(db, client, plan)
     except FhirError as exc:
+        if isinstance(exc, FhirPreconditionFailed) and DUPLICATES not in exc.message:
+            # A conditional create matched several resources: say what that means for the clinician.
+            exc.message = f"{exc.message}. {DUPLICATES}"
         entry_id = outbox.put(db, plan, exc)
         result = WriteResult(
             "queued-in-outbox",

@@ -161,6 +161,8 @@ class FakeFhir:
             resource = json.loads(_replace(json.dumps(entry["resource"]), resolved))
             condition = dict(parse_qsl(entry["request"].get("ifNoneExist", "")))
             matches = self._matches(resource["resourceType"], condition) if condition else []
+            if len(matches) > 1 and self.conditional:  # HAPI fails the whole transaction, as a single create
+                raise _Rejected(412, _outcome("duplicate", "HAPI-0958: multiple matches for the condition"))
             if entry["request"]["method"] == "PUT":
                 created = entry["request"]["url"] not in self.store
                 saved = self.store[entry["request"]["url"]] = resource
