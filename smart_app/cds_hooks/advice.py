@@ -18,7 +18,8 @@ from datetime import date
 
 import billing_rules
 from billing_rules.model import ClinicalContext, Diagnosis, Evaluation, Finding, Order, ServiceRecord
-from smart_app.cds_hooks.cards import md_escape
+from billing_rules.schema import UNVERIFIED_TAG as UNVERIFIED
+from smart_app.cds_hooks.cards import md_escape, md_source_links
 from smart_app.cds_hooks.ours import is_education_order
 
 DEFAULT_CODE = "98960"
@@ -157,5 +158,19 @@ def findings_markdown(findings: Iterable[Finding]) -> str:
     lines = []
     for f in findings:
         label = {"block": "Must fix", "warn": "Check", "info": "Note"}[f.severity]
-        lines.append(f"- **{label}** ({md_escape(f.rule)}): {md_escape(f.message)} {md_escape(f.prompt)}")
+        line = f"- **{label}** ({md_escape(f.rule)}): {md_escape(f.message)} {md_escape(f.prompt)}"
+        lines.append(line + source_markdown(f.source, f.source_urls))
     return "\n".join(lines)
+
+
+def source_markdown(source: str, urls: Sequence[str]) -> str:
+    """A short source note: links by host ('product decision' without any), and whether it is unverified."""
+    links = md_source_links(urls)
+    said = (
+        f"Source: {links}"
+        if links
+        else ("Source: product decision" if "decision" in source.casefold() else "")
+    )
+    if UNVERIFIED in source:
+        said += " (rests on an unverified value)"
+    return f" _{said}_" if said else ""

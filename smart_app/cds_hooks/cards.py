@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
 Indicator = Literal["info", "warning", "critical"]
 LinkType = Literal["absolute", "smart"]
@@ -152,6 +154,20 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|<>&~])")
 def md_escape(text: str) -> str:
     """Escape text for inline Markdown in ``detail``: no HTML, links, images or emphasis can be injected."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def md_source_links(urls: Sequence[str]) -> str:
+    """Markdown links to public sources, labelled by host; anything but an http(s) URL is dropped."""
+    links = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            label = md_escape(parts.hostname.removeprefix("www."))
+            links.append(f"[{label}]({quote(url, safe=_URL_SAFE)})")
+    return ", ".join(links)
+
+
+_URL_SAFE = ":/?#=&%+,;@-.~!$'*"  # spaces, brackets, parentheses and the like are percent-encoded
 
 
 def _require(value: str | None, name: str) -> None:

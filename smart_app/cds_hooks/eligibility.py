@@ -18,6 +18,7 @@ from smart_app.cds_hooks.advice import (
     ordered_code,
     probe,
     service_day,
+    source_markdown,
     supporting_conditions,
 )
 from smart_app.cds_hooks.cards import md_escape, shorten
@@ -99,7 +100,8 @@ def _detail(
     if findings:
         parts.append(findings_markdown(findings))
     if estimate is not None and estimate.high:
-        parts.append(f"Estimate per unit (not a price): {md_escape(estimate.basis)}")
+        said = f"Estimate per unit (not a price): {md_escape(estimate.basis)}"
+        parts.append(said + source_markdown(estimate.basis, estimate.basis_urls))
     if notes:
         parts.append(notes)
     parts.append(
