@@ -486,3 +486,13 @@ def test_a_code_off_the_telehealth_list_names_the_unverified_list_it_was_checked
     assert "CY 2026 membership [UNVERIFIED]" in off.source and off.source_urls
     ev = evaluate(ServiceRecord(code="97110", **video), context)  # type: ignore[arg-type]
     assert not [f for f in ev.findings if f.rule == "telehealth.not-covered"]
+
+
+def test_the_deployment_example_in_docs_rules_md_loads(tmp_path: Path) -> None:
+    """docs/rules.md tells the truth: its override example passes the same validation as the package."""
+    doc = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```toml\n(.*?)```", doc, flags=re.S)
+    (tmp_path / "acme.toml").write_text(example)
+    rules = load_rules([tmp_path])
+    acme, _ = rules.policy("commercial", "Acme Health", date(2026, 5, 1))
+    assert acme["unit_method"] == "cms-total-minutes" and acme["source_urls"]
