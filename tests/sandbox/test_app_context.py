@@ -46,7 +46,8 @@ def sandbox() -> Flask:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    return make_app(tmp_path_factory.mktemp("app"))
+    # its launch profile names the sandbox, as `demo` wires it: the CDS service reads only a profile's issuer
+    return make_app(tmp_path_factory.mktemp("app"), iss=f"{EHR}/fhir")
 
 
 @pytest.fixture
