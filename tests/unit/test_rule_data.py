@@ -22,11 +22,11 @@ REFERENCE = ROOT / "docs" / "reference"
 NOTES = (REFERENCE / "billing-rules.md").read_text(encoding="utf-8")
 SYNTHEA = "https://github.com/smart-on-fhir/generated-sample-data"
 # Cited beside the notes (said so in the entry): Synthea's repository, HL7's SNOMED procedure value set,
-# CMS's CMS-1500 manual chapter.
+# a payer's CMS-1500 diagnosis-pointer reminder.
 BEYOND_NOTES = {
     SYNTHEA,
     "https://hl7.org/fhir/R4/valueset-procedure-code.html",
-    "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/downloads/clm104c26pdf.pdf",
+    "http://www.tuftshealthplan.com/providers/provider.php?sec=news&content=reminder_diagnosis_pointers_on_cms-1500_claims",
 }
 TAG = re.compile(r"\[(P|S|P via S|P/S|S/P|UNVERIFIED)\]")
 DATA = resources.files("billing_rules.data")
