@@ -11,9 +11,11 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from fhir_mappings import extensions as ext
 from sandbox_ehr.app import SandboxState, create_sandbox_app
@@ -22,7 +24,9 @@ from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
 from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
+from smart_app.writeback import WritebackConfig, write_signed_service
+from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
+from tests.unit.test_write_factories import record, signed
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +40,10 @@ WORKER = textwrap.dedent(
     from smart_app.writeback import WritebackConfig, write_signed_service
     from tests.unit.test_write_factories import record, signed
 
-    base, url, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    base, url, go, draft = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
     service = signed(
         issuer=base, patient_id="edu-dm-commercial", encounter_id="enc-dm-commercial-0302",
-        fhir_user="Practitioner/rn-okafor", draft_id="draft-two-workers",
+        fhir_user="Practitioner/rn-okafor", draft_id=draft,
         record=record(service_date=None), start=None, end=None,
     )
     db = Database(url)
@@ -71,7 +75,7 @@ def test_two_processes_submitting_the_same_service_write_one_charge_and_one_note
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, base, url, str(go)],
+            [sys.executable, "-c", WORKER, base, url, str(go), "draft-two-workers"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -97,3 +101,52 @@ def test_two_processes_submitting_the_same_service_write_one_charge_and_one_note
     note = client.read(*notes.pop().split("/"))
     note_id = f"{ext.IDENTIFIER_SYSTEM}|{note['identifier'][0]['value']}"
     assert len(client.search("DocumentReference", {"identifier": note_id})) == 1
+
+
+def test_a_worker_killed_while_its_charge_is_in_flight_is_resumed_without_a_second_charge(
+    open_ehr, tmp_path
+) -> None:
+    """kill -9 during the ChargeItem create (the note is written, the EHR commits the charge after the
+    worker is gone); after the job's lease a new process resumes: the ledger says 'sending', so the charge
+    is looked up, found, and not created again."""
+    base, state = open_ehr
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    db = Database(url)
+    Base.metadata.create_all(db.engine)
+    state.faults.add(method="POST", path="/fhir/ChargeItem", latency_ms=1500, times=1)
+    go = tmp_path / "go"
+    go.touch()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, base, url, str(go), "draft-killed"], cwd=ROOT, env=env, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not _charge_sending(db) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.kill()  # SIGKILL: no cleanup, the job stays 'running' with its lease
+    worker.wait(timeout=30)
+    time.sleep(2.0)  # the EHR finishes the create the dead worker sent
+    with db.engine.begin() as conn:  # ... and the 120 s lease runs out
+        conn.execute(update(WriteJob).values(lease_until=utcnow() - timedelta(seconds=1)))
+    service = signed(
+        issuer=base, patient_id="edu-dm-commercial", encounter_id="enc-dm-commercial-0302",
+        fhir_user="Practitioner/rn-okafor", draft_id="draft-killed",
+        record=record(service_date=None), start=None, end=None,
+    )  # fmt: skip
+    resumed = write_signed_service(db, FhirClient(base), WritebackConfig(transaction=False), service)
+    db.dispose()
+    assert resumed.status == "written"  # the charge was found, the Provenance is new
+    created = {w.key: w.created for w in resumed.resources}
+    assert created == {"note": True, "charge-0": False, "provenance": True}  # the note by the dead worker
+    client = FhirClient(base)
+    for key in ("note", "charge-0"):
+        resource = client.read(*str(resumed.ref(key)).split("/"))
+        ident = f"{ext.IDENTIFIER_SYSTEM}|{resource['identifier'][0]['value']}"
+        assert len(client.search(resource["resourceType"], {"identifier": ident})) == 1
+
+
+def _charge_sending(db: Database) -> bool:
+    with db.session() as s:
+        return (
+            s.scalars(select(LedgerStep).where(LedgerStep.resource_type == "ChargeItem")).first() is not None
+        )
