@@ -25,6 +25,7 @@ from smart_app.writeback import (
     Acknowledgement,
     ChargeDecision,
     SignedService,
+    WriteInProgressError,
     WriteResult,
     charge_summary_csv,
     retry_outbox_entry,
@@ -236,6 +237,8 @@ def retry(handle: str, draft_id: str) -> Response:
             outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), decision=decision)
         except ValueError:  # the charge named is no longer on the encounter: ask again with what is there now
             outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+        except WriteInProgressError:  # another click is still sending it: its result shows on the page
+            return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())
     return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
 

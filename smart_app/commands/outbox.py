@@ -23,6 +23,7 @@ from smart_app.writeback.outbox import OutboxView
 TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
 TOKEN_ISSUER_ENV = "SMART_EDU_BEARER_TOKEN_ISSUER"  # noqa: S105
 APP_RETRY_HINT = "the server needs a token: the clinician must retry from the app"
+QUESTION_HINT = "the clinician answers this question on the app's result page; a retry here asks again"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +69,8 @@ def _retry(db: Database, entry: OutboxView) -> bool:
         print(f"{entry.id}: {result.status}: {refs}")
         return True
     hint = f" ({APP_RETRY_HINT})" if result.http_status in (401, 403) else ""
+    if result.question:
+        hint = f" ({QUESTION_HINT})"
     print(f"{entry.id}: still queued: {result.server_message}{hint}", file=sys.stderr)
     return False
 

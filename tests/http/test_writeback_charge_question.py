@@ -98,3 +98,24 @@ def test_a_lost_create_answer_is_still_recognised_without_asking(db, fake) -> No
     assert first.status == "queued-in-outbox" and first.question is None
     again = retry_outbox_entry(db, client(), str(first.outbox_id))
     assert again.status == "written" and creates(fake) == 1
+
+
+def test_the_command_line_retry_says_the_question_is_answered_in_the_app(
+    fake, tmp_path, monkeypatch, capsys
+) -> None:
+    from smart_app.cli import main
+    from smart_app.writeback.local_store import open_database
+
+    monkeypatch.setenv("SMART_EDU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("SMART_EDU_BEARER_TOKEN", raising=False)
+    first = new_db(tmp_path / "first.db")
+    write(first, client(), ORACLE, signed())  # the charge is on the server
+    first.dispose()
+    store = open_database()
+    asked = write(store, client(), ORACLE, signed())  # a store that does not know it
+    store.dispose()
+    assert asked.question is not None
+    assert main(["outbox", "retry"]) == 3
+    err = capsys.readouterr().err
+    assert "answers this question on the app's result page" in err and "98960" in err
+    assert creates(fake) == 1
