@@ -118,5 +118,7 @@ def _page(
     page.update(launch=launch.context, draft=draft, resume=resume, signed=signed)
     page["card"] = card or card_view(launch.context.app_context, ctx, new_draft=False)
     page["saved_at"] = document_api.saved_at(draft) if draft else ""
-    page["waiting"] = drafts.queued(db_of(current_app), draft_key(launch))  # writes still in the outbox
+    db = db_of(current_app)  # writes still in the outbox (one sent meanwhile from the command line is not)
+    waiting = [document_sign.settle(db, d) for d in drafts.queued(db, draft_key(launch))]
+    page["waiting"] = [d for d in waiting if d.status == drafts.QUEUED]
     return page

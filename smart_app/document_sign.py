@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
 from smart_app import document_context, document_note, drafts
+from smart_app.db import Database
 from smart_app.document_api import draft_key
 from smart_app.document_eval import Check, check, code_choices
 from smart_app.document_form import focus_id
@@ -29,6 +30,7 @@ from smart_app.writeback import (
     WriteResult,
     charge_summary_csv,
     retry_outbox_entry,
+    settled_result,
     write_signed_service,
 )
 
@@ -215,7 +217,7 @@ def result(handle: str, draft_id: str) -> tuple[str, int]:
     launch: Launch = g.launch
     # A write whose process died would otherwise show "writing" forever: reopen it to be signed again.
     drafts.reopen_if_stale(db_of(current_app), draft_id)
-    draft = _own(launch, draft_id)
+    draft = settle(db_of(current_app), _own(launch, draft_id))
     outcome = WriteResult.from_dict(draft.result) if draft.result and "status" in draft.result else None
     page = render_template(
         "document/result.html", handle=handle, launch=launch.context, draft=draft, outcome=outcome
@@ -241,6 +243,19 @@ def retry(handle: str, draft_id: str) -> Response:
             return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())
     return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
+
+
+def settle(db: Database, draft: drafts.Draft) -> drafts.Draft:
+    """A queued draft whose write has since finished elsewhere (``smart-edu outbox retry``) becomes signed,
+    with that result: the page must not keep showing it as waiting."""
+    write_key = (draft.result or {}).get("write_key")
+    if draft.status != drafts.QUEUED or not write_key:
+        return draft
+    done = settled_result(db, str(write_key))
+    if done is None:
+        return draft
+    drafts.finish(db, draft.id, drafts.SIGNED, done.to_dict())
+    return drafts.get(db, draft.id) or draft
 
 
 def _decision(draft: drafts.Draft) -> ChargeDecision | None:

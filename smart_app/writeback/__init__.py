@@ -12,6 +12,7 @@ from smart_app.writeback.service import (
     execute_plan,
     plan_signed_service,
     retry_outbox_entry,
+    settled_result,
     write_signed_service,
 )
 from smart_app.writeback.summary import charge_summary_csv, summary_rows
@@ -34,6 +35,7 @@ __all__ = [
     "pending_for_draft",
     "plan_signed_service",
     "retry_outbox_entry",
+    "settled_result",
     "summary_rows",
     "write_signed_service",
 ]

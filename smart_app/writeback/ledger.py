@@ -21,6 +21,7 @@ from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
 
 LEASE = timedelta(seconds=120)
 StepState = Literal["sending", "unknown", "failed", "done"]
+FINISHED = ("written", "already-written", "note-only")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def claim_job(db: Database, write_key: str, *, now: datetime | None = None) -> C
         job = s.get(WriteJob, write_key)
         if job is None:  # deleted in between: try again from the top
             return claim_job(db, write_key, now=now)
-        if job.status in ("written", "already-written", "note-only"):
+        if job.status in FINISHED:
             return Claim("finished", job.status, job.result_json)
         if job.status == "running" and _aware(job.lease_until) > now:
             return Claim("busy")
@@ -62,6 +63,15 @@ def claim_job(db: Database, write_key: str, *, now: datetime | None = None) -> C
         )
         won = getattr(swapped, "rowcount", 0) == 1
     return Claim("claimed") if won else Claim("busy")
+
+
+def finished_job(db: Database, write_key: str) -> Claim | None:
+    """The job's final result if it finished (written, already written, note only); else None."""
+    with db.session() as s:
+        job = s.get(WriteJob, write_key)
+        if job is None or job.status not in FINISHED:
+            return None
+        return Claim("finished", job.status, job.result_json)
 
 
 def wait_for_job(

@@ -178,6 +178,15 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
     return result
 
 
+def settled_result(db: Database, write_key: str) -> WriteResult | None:
+    """The result of a write that has since finished elsewhere (e.g. ``smart-edu outbox retry``), else None:
+    lets the page stop showing a write as waiting once it is in the EHR."""
+    claim = ledger.finished_job(db, write_key)
+    if claim is None or not claim.result_json:
+        return None
+    return _repeat(WriteResult.from_dict(json.loads(claim.result_json)))
+
+
 def fit_to_server(plan: WritePlan, client: FhirClient) -> WritePlan:
     """Adapt Provenance to the server's CapabilityStatement. Where it does not list Provenance create, leave
     it out (sending it would fail the whole write; the audit log still says who wrote what). Where it creates

@@ -11,8 +11,11 @@ import pytest
 import responses
 from flask import Flask
 
-from smart_app import document_context
-from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
+from smart_app import document_context, drafts
+from smart_app.fhir_client import FhirClient
+from smart_app.launches import db_of
+from smart_app.writeback import retry_outbox_entry
+from tests.http.document_kit import ISS, FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.smart_kit import TOKEN, token_response
 from tests.http.test_document_sign import documented, review, sign_form
 
@@ -48,3 +51,23 @@ def test_an_ended_session_says_relaunch_and_the_waiting_write_stays_listed_behin
     html = client2.get(f"/s/{handle2}/").get_data(as_text=True)
     assert 'id="poc-waiting"' in html and f"/s/{handle2}/result/{form['draft_id']}" in html
     assert ehr.created == []
+
+
+def test_a_write_sent_meanwhile_from_the_command_line_is_no_longer_shown_as_waiting(
+    app: Flask, rsps: Any
+) -> None:
+    ehr = FakeEhr(commercial_diabetes(), fail_next_writes=1)
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    form = sign_form(review(client, handle))
+    client.post(f"/s/{handle}/sign", data=form)
+    draft = drafts.get(db_of(app), form["draft_id"])
+    assert draft is not None and draft.status == drafts.QUEUED and draft.result is not None
+    assert 'id="poc-waiting"' in client.get(f"/s/{handle}/").get_data(as_text=True)
+    sent = retry_outbox_entry(db_of(app), FhirClient(ISS), str(draft.result["outbox_id"]))  # `outbox retry`
+    assert sent.status == "written"
+    assert 'id="poc-waiting"' not in client.get(f"/s/{handle}/").get_data(as_text=True)
+    page = client.get(f"/s/{handle}/result/{form['draft_id']}").get_data(as_text=True)
+    assert "Signed and written" in page
+    assert drafts.get(db_of(app), form["draft_id"]).status == drafts.SIGNED  # type: ignore[union-attr]
+    assert (ehr.count("ChargeItem"), ehr.count("DocumentReference")) == (1, 1)
