@@ -26,12 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(module="smart_app.commands.demo")
 
     serve = sub.add_parser("serve", help="run the app for real use (gunicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default: 2)")
     serve.set_defaults(module="smart_app.commands.serve")
 
-    check = sub.add_parser("check", help="evaluate one documented service against a FHIR Bundle")
+    check = sub.add_parser(
+        "check",
+        help="evaluate one documented service against a FHIR Bundle",
+        epilog="exit 0 billable, 1 blocked, 2 bad input (one line on stderr)",
+    )
     check.add_argument("--bundle", required=True, help="FHIR Bundle JSON holding the patient's context")
     check.add_argument("--service", required=True, help="ServiceRecord JSON (rules-contract §1)")
     check.add_argument("--as-of", default=None, help="evaluate as of this date (YYYY-MM-DD)")
@@ -39,17 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(module="smart_app.commands.check")
 
     st = sub.add_parser(
-        "sandbox-test", help="run reads, evaluation and write path against an open FHIR server"
+        "sandbox-test",
+        help="run reads, evaluation and write path against an open FHIR server",
+        epilog="exit 0 billable (and written), 1 blocked (nothing written), 2 bad input, 3 server error; "
+        "SMART_EDU_BEARER_TOKEN for a protected server",
     )
-    st.add_argument("--fhir-base", required=True)
-    st.add_argument("--patient", required=True)
-    st.add_argument("--encounter", default=None)
+    st.add_argument("--fhir-base", required=True, help="the FHIR base URL, e.g. http://localhost:9000/fhir")
+    st.add_argument("--patient", required=True, help="Patient id on that server")
+    st.add_argument("--encounter", default=None, help="Encounter id (its date, diagnoses and charges)")
     st.add_argument("--service", default=None, help="ServiceRecord JSON; default: a sample 98960 session")
     st.add_argument("--profile", default=None, help="launch profile name (write-back strategy and quirks)")
     st.add_argument("--write", action="store_true", help="send the writes (default: print them)")
     st.set_defaults(module="smart_app.commands.sandbox_test")
 
-    outbox = sub.add_parser("outbox", help="list or retry failed writes")
+    outbox = sub.add_parser(
+        "outbox",
+        help="list or retry failed writes",
+        epilog="store: SMART_EDU_DATABASE_URL, else $XDG_DATA_HOME/smart-edu-billing/smart-edu.db; "
+        "exit 0 all sent, 2 unknown id, 3 some still failing",
+    )
     outbox.add_argument("action", choices=("list", "retry"))
     outbox.add_argument("ids", nargs="*", help="entries to retry (default: all pending)")
     outbox.set_defaults(module="smart_app.commands.outbox")
