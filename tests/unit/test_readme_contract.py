@@ -116,3 +116,14 @@ def test_swapped_files_are_named_as_such(capsys: pytest.CaptureFixture[str]) -> 
     argv = ["--bundle", str(EXAMPLES / "service.json"), "--service", str(EXAMPLES / "bundle.json")]
     assert main(["check", *argv]) == 2
     assert "are --bundle and --service swapped?" in capsys.readouterr().err
+
+
+def test_every_environment_variable_the_code_names_is_documented() -> None:
+    docs = README + "".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
+    sources = [
+        p for pkg in ("smart_app", "billing_rules", "fhir_mappings") for p in (ROOT / pkg).rglob("*.py")
+    ]
+    named = {
+        v for p in sources for v in re.findall(r"\bSMART_EDU_[A-Z_]*[A-Z]\b", p.read_text(encoding="utf-8"))
+    }
+    assert named and sorted(v for v in named if v not in docs) == []
