@@ -39,6 +39,9 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         SMART_EDU_HTTP_TIMEOUT=(3.05, 15.0),
         SMART_EDU_COOKIE_SECURE=True,
         SMART_EDU_READ_WORKERS=4,  # parallel single GETs when the server lacks batch
+        # Bodies larger than this get 413 before they are read: an anonymous caller (a form post, a CDS call
+        # when the endpoints are open) must not make a worker buffer gigabytes. Prefetch Bundles fit easily.
+        MAX_CONTENT_LENGTH=10 * 1024 * 1024,
     )
     for key in ENV_KEYS:
         if os.environ.get(key):

@@ -212,3 +212,9 @@ def test_dot_segments_never_take_the_token_outside_the_fhir_base(
     with pytest.raises(FhirError, match="another server"):
         client.request("GET", path)
     assert len(rsps.calls) == 0
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(app: Flask) -> None:
+    big = b'{"hook": "patient-view", "pad": "' + b"x" * (11 * 1024 * 1024) + b'"}'
+    resp = app.test_client().post("/cds-services/patient-view", data=big, content_type="application/json")
+    assert resp.status_code == 413
