@@ -26,6 +26,8 @@ from tests.http.smart_kit import (
     JWKS,
     TOKEN,
     id_token,
+    launch_of,
+    launch_to_handle,
     make_app,
     mock_discovery,
     start,
@@ -214,3 +216,18 @@ def test_authorize_url_goes_only_to_the_discovered_endpoint(app: Flask, rsps: re
     params = parse_qs(urlsplit(location).query)
     assert location.startswith(AUTHORIZE) and params["redirect_uri"] == ["https://app.test/callback"]
     assert JWKS not in location
+
+
+def test_a_refresh_token_is_used_once_even_by_two_workers_holding_the_same_launch(
+    app: Flask, rsps: responses.RequestsMock
+) -> None:
+    client = app.test_client()
+    handle = launch_to_handle(client, rsps)
+    first, second = launch_of(app, client, handle), launch_of(app, client, handle)  # two workers' views
+    rotated = {"access_token": "at-2", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-2"}
+    rsps.replace(responses.POST, TOKEN, json=rotated)
+    assert first.refresh() and second.refresh()
+    refreshes = [parse_qs(str(c.request.body)) for c in rsps.calls if c.request.url == TOKEN]
+    used = [f["refresh_token"] for f in refreshes if f.get("grant_type") == ["refresh_token"]]
+    assert used == [["rt-1"]]  # the second worker adopted the new tokens instead of replaying rt-1
+    assert second._access_token == "at-2"
