@@ -13,11 +13,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 from flask import Flask
 from joserfc import jwt
 
 from smart_app.launches import db_of
+from smart_app.profiles import load_profiles
+from smart_app.resources import launch_config_dir
+from smart_app.smart.discovery import Discovery
 from smart_app.store import LaunchRecord
 from tests.http.smart_kit import (
     AUTHORIZE,
@@ -25,6 +29,7 @@ from tests.http.smart_kit import (
     ISS,
     JWKS,
     TOKEN,
+    fixture,
     id_token,
     launch_of,
     launch_to_handle,
@@ -231,3 +236,21 @@ def test_a_refresh_token_is_used_once_even_by_two_workers_holding_the_same_launc
     used = [f["refresh_token"] for f in refreshes if f.get("grant_type") == ["refresh_token"]]
     assert used == [["rt-1"]]  # the second worker adopted the new tokens instead of replaying rt-1
     assert second._access_token == "at-2"
+
+
+@pytest.mark.parametrize(
+    ("profile", "well_known"),
+    [
+        ("oracle-health-sandbox", "smart-configuration.oracle-health-sandbox.json"),
+        ("epic-sandbox", "smart-configuration.epic-sandbox.partial.json"),
+        ("smart-health-it", "smart-configuration.smart-health-it-launcher.json"),
+    ],
+)
+def test_the_shipped_profiles_accept_their_ehrs_real_discovery_documents(
+    rsps: responses.RequestsMock, profile: str, well_known: str
+) -> None:
+    shipped = load_profiles(launch_config_dir()).by_name(profile)
+    assert shipped is not None
+    rsps.get(f"{shipped.iss}/.well-known/smart-configuration", json=fixture(well_known))
+    found = Discovery(requests.Session()).endpoints(shipped)
+    assert found.token_endpoint.startswith("https://") and found.authorization_endpoint
