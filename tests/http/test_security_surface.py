@@ -17,7 +17,7 @@ from smart_app import document_style
 from smart_app.commands.serve import gunicorn_options
 from smart_app.fhir_client import FhirClient, FhirError
 from smart_app.security import csrf_token
-from tests.http.smart_kit import ISS, launch_to_handle, make_app
+from tests.http.smart_kit import ISS, FakeFhir, id_token, launch_to_handle, make_app, sample_record
 
 CDS_ROUTES = {"/cds-services/<service_id>", "/cds-services/<service_id>/feedback"}  # JWT, not cookies
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -218,3 +218,20 @@ def test_an_oversized_body_is_refused_before_it_is_read(app: Flask) -> None:
     big = b'{"hook": "patient-view", "pad": "' + b"x" * (11 * 1024 * 1024) + b'"}'
     resp = app.test_client().post("/cds-services/patient-view", data=big, content_type="application/json")
     assert resp.status_code == 413
+
+
+def test_no_page_of_a_launch_shows_a_token_or_the_code_and_no_log_line_holds_one(
+    app: Flask, rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    FakeFhir(sample_record()).install(rsps)
+    client = app.test_client()
+    handle = launch_to_handle(client, rsps, access_token="SECRET-AT", refresh_token="SECRET-RT")
+    secrets = [b"SECRET-", b"code-1", id_token().split(".")[0].encode()]
+    gets = [r.rule for r in app.url_map.iter_rules() if "GET" in (r.methods or set())]
+    for rule in gets:
+        if rule.startswith("/s/<handle>/"):
+            resp = client.get(fill(rule, handle) + "?q=diab")
+            seen = resp.get_data() + str(resp.headers).encode()
+            assert not any(s in seen for s in secrets), rule
+    assert "SECRET-" not in caplog.text and "code-1" not in caplog.text
