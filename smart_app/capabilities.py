@@ -36,6 +36,7 @@ class ResourceFacts:
     search_params: frozenset[str] = frozenset()
     conditional_create: bool = False
     update_create: bool = False
+    includes: frozenset[str] = frozenset()  # searchInclude, e.g. "ServiceRequest:requester"
 
     def has(self, interaction: str) -> bool:
         return interaction in self.interactions
@@ -92,6 +93,7 @@ def _resource_facts(res: Mapping[str, Any]) -> ResourceFacts:
         search_params=frozenset(str(p.get("name")) for p in res.get("searchParam") or []),
         conditional_create=bool(res.get("conditionalCreate")),
         update_create=bool(res.get("updateCreate")),
+        includes=frozenset(str(i) for i in res.get("searchInclude") or []),
     )
 
 

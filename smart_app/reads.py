@@ -20,6 +20,7 @@ from smart_app.fhir_client import FhirClient, FhirError, FhirUnauthorized, outco
 
 BATCH_REFUSED = frozenset({400, 404, 405, 415, 422, 501})
 PAGE_SIZE = 100
+REQUESTER_INCLUDE = "ServiceRequest:requester"
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,17 @@ class LaunchReads:
     problems: tuple[str, ...] = ()
 
 
-def launch_queries(patient_id: str, encounter_id: str | None, fhir_user: str | None) -> list[str]:
-    """The relative GET URLs of one launch's reads."""
+def launch_queries(
+    patient_id: str, encounter_id: str | None, fhir_user: str | None, *, include_requester: bool = False
+) -> list[str]:
+    """The relative GET URLs of one launch's reads.
+
+    ``include_requester`` (only where the server lists ``ServiceRequest:requester`` in ``searchInclude``; an
+    unsupported ``_include`` could fail the whole order read) brings each order's requester in the same
+    answer, so the rules can tell that a physician, NP or PA signed it.
+    """
     p = patient_id
+    orders = f"ServiceRequest?patient={p}&status=active,completed&_count={PAGE_SIZE}"
     queries = [f"Patient/{p}"]
     if encounter_id:
         queries += [
@@ -46,7 +55,7 @@ def launch_queries(patient_id: str, encounter_id: str | None, fhir_user: str | N
         f"Condition?patient={p}&category=problem-list-item&clinical-status=active&_count={PAGE_SIZE}",
         f"Coverage?patient={p}&status=active&_include=Coverage:payor",
         # Completed orders count too (rules-contract: an order "active or completed" before the service).
-        f"ServiceRequest?patient={p}&status=active,completed&_count={PAGE_SIZE}",
+        orders + (f"&_include={REQUESTER_INCLUDE}" if include_requester else ""),
     ]
     queries += _practitioner_queries(fhir_user)
     if encounter_id:
@@ -80,10 +89,13 @@ def read_launch_context(
     from fhir_mappings.read import context_from_resources
 
     start = client.requests_sent
-    queries = launch_queries(patient_id, encounter_id, fhir_user)
+    facts = capabilities.of(client)
+    orders = facts.resource("ServiceRequest")
+    include = orders is not None and REQUESTER_INCLUDE in orders.includes
+    queries = launch_queries(patient_id, encounter_id, fhir_user, include_requester=include)
     bodies: list[tuple[str, dict[str, Any] | None, str | None]] | None = None
     used_batch = False
-    if supports_batch(client):
+    if facts.batch:
         bodies = _read_batch(client, queries)
         used_batch = bodies is not None
     if bodies is None:
