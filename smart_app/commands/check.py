@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from billing_rules import BadInput, evaluate, parse_service_record
-from billing_rules.model import ClinicalContext, Evaluation
+from billing_rules.model import ClinicalContext, Evaluation, Finding
 from fhir_mappings.read import context_from_bundle, resources_from_bundle
 
 EXIT_BILLABLE, EXIT_BLOCKED, EXIT_BAD_INPUT = 0, 1, 2
@@ -85,8 +85,15 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _source_line(finding: Finding) -> str:
+    """A biller checks a finding against its source: the JSON's ``source`` and ``source_urls``, one line."""
+    urls = " ".join(finding.source_urls)
+    return f"      source: {finding.source or 'not given'}" + (f" ({urls})" if urls else "")
+
+
 def format_text(evaluation: Evaluation, context: ClinicalContext) -> str:
-    """What a biller reads: the verdict, charge lines, estimate, then findings by severity with prompts."""
+    """What a biller reads: the verdict, charge lines, estimate, then findings by severity with their prompts
+    and sources."""
     out = ["BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is", "", "Charge lines:"]
     for line in evaluation.charge_lines:
         mods = " ".join(line.modifiers) or "none"
@@ -108,6 +115,7 @@ def format_text(evaluation: Evaluation, context: ClinicalContext) -> str:
                 out.append(f"  [{f.rule}] {f.message}" + (f" (field: {f.field})" if f.field else ""))
                 if f.prompt:
                     out.append(f"      -> {f.prompt}")
+                out.append(_source_line(f))
     if context.read_notes:
         out += ["", "From the EHR data:"] + [f"  - {note}" for note in context.read_notes]
     out += ["", f"Rules version {evaluation.rules_version}"]

@@ -176,6 +176,18 @@ def test_text_format_is_what_a_biller_reads(tmp_path: Path, capsys: Any) -> None
     assert "Rules version" in out
 
 
+def test_text_format_gives_each_finding_its_source_as_the_json_does(capsys: Any) -> None:
+    _, as_json, _ = run_check(capsys, "--bundle", LOUIS, "--service", SERVICE)
+    _, text, _ = run_check(capsys, "--bundle", LOUIS, "--service", SERVICE, "--format", "text")
+    findings = json.loads(as_json)["findings"]
+    source_lines = [line for line in text.splitlines() if line.startswith("      source: ")]
+    assert findings and len(source_lines) == len(findings)
+    for finding, line in zip(findings, source_lines, strict=True):
+        assert line.startswith(f"      source: {finding['source']}")
+        assert all(url in line for url in finding["source_urls"])
+    assert any(f["source_urls"] for f in findings)
+
+
 def test_text_format_lists_read_notes(capsys: Any) -> None:
     _, out, _ = run_check(capsys, "--bundle", LOUIS, "--service", NO_DX_SERVICE, "--format", "text")
     assert "From the EHR data:" in out and "no ICD-10-CM code" in out
