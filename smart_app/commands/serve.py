@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from gunicorn import config as gunicorn_config
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
@@ -56,7 +57,14 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         # The access log never shows query strings: /callback carries the authorization code.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "logger_class": RedactingLogger,
-    }
+    } | _no_control_socket()
+
+
+def _no_control_socket() -> dict[str, Any]:
+    """gunicorn 27's control socket (~/.gunicorn/gunicorn.ctl) is one path per user: a second
+    `smart-edu serve` would silently replace the first's. The app does not use it; gunicorn < 27 lacks it."""
+    known = {setting.name for setting in gunicorn_config.KNOWN_SETTINGS}
+    return {"control_socket_disable": True} if "control_socket_disable" in known else {}
 
 
 def deployment_warnings(environ: Mapping[str, str]) -> list[str]:

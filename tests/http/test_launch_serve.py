@@ -30,6 +30,7 @@ def test_serve_refuses_to_start_without_a_secret_key() -> None:
 def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {
+        "HOME": str(tmp_path),  # where gunicorn 27 would put its control socket (~/.gunicorn/gunicorn.ctl)
         "SMART_EDU_SECRET_KEY": "k" * 64,
         "SMART_EDU_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}",
     }
@@ -51,3 +52,5 @@ def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
         output = proc.communicate(timeout=30)[0].decode()
     assert "gunicorn" in output.lower() or "Booting worker" in output
     assert "iss=" not in output  # query strings stay out of the access log
+    # No control socket: a second `smart-edu serve` on the machine would silently take over the first's.
+    assert not (tmp_path / ".gunicorn").exists()
