@@ -1,6 +1,7 @@
 """The sandbox launcher's CDS Hooks panel in a real Chromium (issue 7): run patient-view for the commercial
 diabetes patient, see the app's card, launch the app from its link with 98960 preselected, and dismiss a card
-with a reason that the app records. Screenshots under test-artifacts/cds-*.png.
+with a reason that the app records; axe-core finds no serious or critical violation on the panel or the app it
+launches. Screenshots under test-artifacts/cds-*.png.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from smart_app.drafts import DraftRow
 from smart_app.launches import db_of
 from smart_app.writeback import audit
 from tests.e2e.conftest import ARTIFACTS, AppHandle, SandboxHandle
+from tests.e2e.test_poc_document import AXE, axe_violations
 
 pytestmark = pytest.mark.e2e
 PATIENT, ENCOUNTER = "edu-dm-commercial", "enc-dm-commercial-0302"
@@ -51,6 +53,9 @@ def test_patient_view_card_launches_the_app_with_98960_preselected(
     assert "Patient Education Billing Checker" in card.inner_text()
     assert card.locator(".cds-detail p").count() >= 1  # Markdown rendered as HTML paragraphs
     shot(page, "panel")
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # the panel itself (the sandbox's page, no frame)
+    panel = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert [v["id"] for v in panel["violations"] if v["impact"] in ("serious", "critical")] == []
 
     card.locator("button.cds-link").first.click()
     page.wait_for_url(re.compile(r"/ehr/"))
@@ -61,6 +66,7 @@ def test_patient_view_card_launches_the_app_with_98960_preselected(
     assert "suggested 98960" in line.inner_text()
     assert frame.locator("#f-code").input_value() == "98960"
     shot(page, "app-from-card")
+    assert axe_violations(page) == []  # the app as the card's link opened it
 
 
 def test_dismissing_a_card_with_a_reason_is_recorded_by_the_app(
