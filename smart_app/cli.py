@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser(
         "outbox",
         help="list or retry failed writes",
-        epilog="store: SMART_EDU_DATABASE_URL, else $XDG_DATA_HOME/smart-edu-billing/smart-edu.db; "
-        "exit 0 all sent, 2 unknown id, 3 some still failing",
+        epilog="store: the app's, SMART_EDU_DATABASE_URL, else smart_edu.sqlite in the app's instance folder "
+        "(named on stderr); exit 0 all sent, 2 unknown id, 3 some still failing",
     )
     outbox.add_argument("action", choices=("list", "retry"))
     outbox.add_argument("ids", nargs="*", help="entries to retry (default: all pending)")

@@ -49,15 +49,18 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     if test_config is not None:
         app.config.from_mapping(test_config)
     if not app.config["SMART_EDU_DATABASE_URL"]:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        app.config["SMART_EDU_DATABASE_URL"] = "sqlite:///" + str(
-            Path(app.instance_path) / "smart_edu.sqlite"
-        )
+        app.config["SMART_EDU_DATABASE_URL"] = instance_database_url(app.instance_path)
     # Without a configured key (tests, a first local run) sign with a random one; `serve` refuses to start so.
     app.config["SECRET_KEY"] = app.config["SMART_EDU_SECRET_KEY"] or secrets.token_hex(32)
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "None"
     app.config["SESSION_COOKIE_PARTITIONED"] = True
+
+
+def instance_database_url(instance_path: str) -> str:
+    """The default store: ``smart_edu.sqlite`` in the instance folder (``smart-edu outbox`` uses it too)."""
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return "sqlite:///" + str(Path(instance_path) / "smart_edu.sqlite")
 
 
 def frame_ancestors(app: Flask, profile_origins: list[str]) -> list[str]:

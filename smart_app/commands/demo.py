@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,20 @@ def _signing_key(data_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run in ``--data-dir`` (kept) or in a fresh temporary folder, removed at the end even on failure."""
+    if args.data_dir:
+        data_dir = Path(args.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return _run(args, data_dir)
+    temporary = Path(tempfile.mkdtemp(prefix="smart-edu-demo-"))
+    try:
+        return _run(args, temporary)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, data_dir: Path) -> int:
     sandbox_app, sandbox_config, server, wiring = _sandbox()
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="smart-edu-demo-"))
-    data_dir.mkdir(parents=True, exist_ok=True)
     # Loopback only: the sandbox has no passwords, and the two sites (localhost, 127.0.0.1) are what make
     # the framed app meet real third-party-cookie rules (docs/sandbox.md).
     app_listener = server.ServerThread(LOOPBACK, args.app_port)

@@ -1,5 +1,8 @@
 """``smart-edu outbox list|retry [ids]``: the writes that failed, and sending them again.
 
+It reads the app's store (``SMART_EDU_DATABASE_URL``, else the app's instance-folder SQLite file, resolved as
+``create_app`` does) and names it on stderr, so nobody mistakes an empty outbox for another store's.
+
 A retry needs the EHR's permission. Open servers need no token. For a protected server the command line has no
 launch, so it sends ``SMART_EDU_BEARER_TOKEN`` only to the issuer named in ``SMART_EDU_BEARER_TOKEN_ISSUER``
 (a token must never reach another server); otherwise the entry stays queued and the clinician retries it from
@@ -17,7 +20,7 @@ from dataclasses import asdict
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
 from smart_app.writeback import WriteInProgressError, list_outbox, retry_outbox_entry
-from smart_app.writeback.local_store import open_database
+from smart_app.writeback.local_store import app_database_url, open_database, shown_url
 from smart_app.writeback.outbox import OutboxView
 
 TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
@@ -27,7 +30,9 @@ QUESTION_HINT = "the clinician answers this question on the app's result page; a
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database()
+    url = app_database_url()
+    print(f"smart-edu outbox: store {shown_url(url)}", file=sys.stderr)
+    db = open_database(url)
     try:
         pending = list_outbox(db)
         if args.action == "list":

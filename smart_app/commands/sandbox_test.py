@@ -93,9 +93,10 @@ def _preview(client: FhirClient, config: WritebackConfig, request: SignedService
 
 def _write(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
     from smart_app.writeback import write_signed_service
-    from smart_app.writeback.local_store import open_database
+    from smart_app.writeback.local_store import default_database_url, open_database
 
-    db = open_database()
+    url = default_database_url()
+    db = open_database(url)
     try:
         result = write_signed_service(db, client, config, request)
     except WritebackConfigError as exc:
@@ -105,9 +106,23 @@ def _write(client: FhirClient, config: WritebackConfig, request: SignedService, 
     out["result"] = result.to_dict()
     print(json.dumps(out, indent=2))
     if result.status == "queued-in-outbox":
-        print(f"smart-edu sandbox-test: server error: {result.server_message}", file=sys.stderr)
+        print(
+            f"smart-edu sandbox-test: server error: {result.server_message}{_retry_hint(url)}",
+            file=sys.stderr,
+        )
         return EXIT_SERVER
     return EXIT_OK
+
+
+def _retry_hint(url: str) -> str:
+    """Where the failed write waits: ``outbox`` reads the app's store, so name this one when it differs."""
+    from smart_app.writeback.local_store import shown_url
+
+    if os.environ.get("SMART_EDU_DATABASE_URL"):
+        return " (it waits in the outbox: smart-edu outbox retry)"
+    return (
+        f" (it waits in the outbox of {shown_url(url)}: SMART_EDU_DATABASE_URL={url} smart-edu outbox retry)"
+    )
 
 
 def _check_base(url: str) -> None:

@@ -1,6 +1,9 @@
-"""The command line's local store: ``SMART_EDU_DATABASE_URL``, else a SQLite file in a per-user data folder.
+"""The stores the command line opens.
 
-The schema is the app's own (one set of migrations), so the store can be shared with the app.
+``smart-edu outbox`` reads the app's store, resolved exactly as ``create_app`` does, so it sees the app's
+failed writes. ``smart-edu sandbox-test`` keeps its own: ``SMART_EDU_DATABASE_URL``, else a SQLite file in a
+per-user data folder (it runs without the app). The schema is the app's own (one set of migrations), so either
+store can be shared with the app.
 """
 
 from __future__ import annotations
@@ -11,7 +14,29 @@ from pathlib import Path
 from smart_app.db import Database
 
 
+def app_database_url() -> str:
+    """The app's store: ``SMART_EDU_DATABASE_URL``, else ``smart_edu.sqlite`` in the instance folder Flask
+    gives the ``smart_app`` package (``instance/`` in a checkout), as ``create_app`` computes it."""
+    url = os.environ.get("SMART_EDU_DATABASE_URL")
+    if url:
+        return url
+    from flask import Flask
+
+    from smart_app.config import instance_database_url
+
+    return instance_database_url(Flask("smart_app", instance_relative_config=True).instance_path)
+
+
+def shown_url(url: str) -> str:
+    """The URL as a person may see it: a password in it is masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def default_database_url() -> str:
+    """``sandbox-test``'s store: ``SMART_EDU_DATABASE_URL``, else
+    ``$XDG_DATA_HOME/smart-edu-billing/smart-edu.db``."""
     url = os.environ.get("SMART_EDU_DATABASE_URL")
     if url:
         return url

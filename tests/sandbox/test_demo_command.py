@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -58,3 +59,45 @@ def test_sandbox_runs_alone_in_open_mode() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.e2e
+def test_demo_without_data_dir_removes_its_temporary_folder_on_stop(tmp_path: Path) -> None:
+    """Each run without ``--data-dir`` makes a fresh ``smart-edu-demo-*`` folder; stopping removes it."""
+    cmd = [sys.executable, "-c", "from smart_app.cli import main; raise SystemExit(main())", "demo"]
+    env = os.environ | {"TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not any("Ctrl-C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "demo exited early:\n" + "".join(lines)
+            lines.append(line)
+        found = re.search(r"\(data in (.+)\)", "".join(lines))
+        assert found, lines
+        data_dir = Path(found.group(1))
+        assert data_dir.parent == tmp_path and data_dir.name.startswith("smart-edu-demo-")
+        assert (data_dir / "app.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.e2e
+def test_demo_keeps_a_data_dir_it_was_given(tmp_path: Path) -> None:
+    """A ``--data-dir`` is the user's: its keys and data survive the stop (so tokens survive restarts)."""
+    cmd = [sys.executable, "-c", "from smart_app.cli import main; raise SystemExit(main())", "demo",
+           "--data-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        while "Ctrl-C" not in (line := proc.stdout.readline()):
+            assert line, "demo exited early"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert (tmp_path / "sandbox-signing-key.pem").exists() and (tmp_path / "app.sqlite3").exists()

@@ -15,4 +15,5 @@ def test_an_empty_outbox_says_so(
     monkeypatch.setenv("SMART_EDU_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     assert main(["outbox", "list"]) == 0
     out, err = capsys.readouterr()
-    assert out == "" and err == "smart-edu outbox: no pending writes\n"
+    store = f"smart-edu outbox: store sqlite:///{tmp_path / 'cli.db'}\n"
+    assert out == "" and err == store + "smart-edu outbox: no pending writes\n"
