@@ -84,6 +84,7 @@ def _start(profile: Profile, launch_param: str | None) -> Response:
         state=state,
         code_verifier=verifier,
         launch=launch_param,
+        nonce=new_secret(32),
     )
     with db_of(current_app).session() as s:
         s.add(
@@ -173,6 +174,7 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
             fhir_base=profile.iss,
             endpoints=endpoints,
             jwks=smart.jwks,
+            nonce=oauth.sent_nonce(record.authorize_url),
         )
         fhir_user = relative_reference(_str(claims.get("fhirUser")), profile.iss)
     context = context_from_token(token, fhir_user=fhir_user)

@@ -9,6 +9,7 @@ the EHR's own host (an attacker's ``iss`` claim never makes the app fetch from e
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import threading
 import time
@@ -74,9 +75,15 @@ def verify_id_token(
     fhir_base: str,
     endpoints: SmartEndpoints,
     jwks: JwksCache,
+    nonce: str | None = None,
     now: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
-    """Return the verified claims, or raise IdTokenError saying which check failed."""
+    """Return the verified claims, or raise IdTokenError saying which check failed.
+
+    A ``nonce`` the app sent must come back unchanged; a token without one is accepted, because SMART does
+    not require servers to echo it and the code arrives bound by state, PKCE and the browser cookie
+    (docs/security.md).
+    """
     unverified = _peek(id_token)
     issuer = endpoints.issuer or _trusted_issuer(unverified.get("iss"), fhir_base, endpoints)
     jwks_uri = endpoints.jwks_uri or _jwks_uri_from_openid(issuer, jwks)
@@ -100,7 +107,15 @@ def verify_id_token(
         registry.validate(token.claims)
     except JoseError as exc:
         raise IdTokenError(f"the id_token was refused: {exc.description or exc.error}") from exc
+    _check_nonce(token.claims.get("nonce"), nonce)
     return dict(token.claims)
+
+
+def _check_nonce(claimed: Any, sent: str | None) -> None:
+    if sent is None or claimed is None:
+        return
+    if not isinstance(claimed, str) or not hmac.compare_digest(claimed.encode(), sent.encode()):
+        raise IdTokenError("the id_token answers another sign-in (its nonce is not the one the app sent)")
 
 
 def _peek(id_token: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -45,8 +46,10 @@ def authorize_url(
     state: str,
     code_verifier: str | None,
     launch: str | None,
+    nonce: str | None = None,
 ) -> str:
-    """The URL the browser goes to: response_type=code, client_id, redirect_uri, scope, state, aud, PKCE."""
+    """The URL the browser goes to: response_type=code, client_id, redirect_uri, scope, state, aud, PKCE,
+    and the OpenID Connect ``nonce`` the id_token must echo (OIDC Core §3.1.2.1, not required by SMART)."""
     if not endpoints.authorization_endpoint:
         raise DiscoveryError("the server advertises no authorization endpoint")
     session = oauth_session(profile, endpoints.token_endpoint, redirect_uri=redirect_uri)
@@ -54,10 +57,18 @@ def authorize_url(
     extra: dict[str, str] = {"aud": profile.iss}
     if launch is not None:
         extra["launch"] = launch
+    if nonce is not None:
+        extra["nonce"] = nonce
     url, _ = session.create_authorization_url(
         endpoints.authorization_endpoint, state=state, code_verifier=code_verifier, **extra
     )
     return str(url)
+
+
+def sent_nonce(authorize_url: str | None) -> str | None:
+    """The nonce of a stored authorization request (the launch record keeps the URL it sent)."""
+    values = parse_qs(urlsplit(authorize_url or "").query).get("nonce")
+    return values[0] if values else None
 
 
 def exchange_code(
