@@ -19,8 +19,11 @@ OVERFLOW = "() => document.scrollingElement.scrollWidth - document.scrollingElem
 
 
 def overflow(page: Any) -> int:
-    """How many pixels the app's own document is wider than its frame."""
-    return int(page.frame(name="app-frame").evaluate(OVERFLOW))
+    """How many pixels the app's own document is wider than its frame, once its stylesheets have loaded (the
+    text a test waits for can be in the DOM before them: measured then, the unstyled page overflows)."""
+    app_frame = page.frame(name="app-frame")
+    app_frame.wait_for_load_state("load")
+    return int(app_frame.evaluate(OVERFLOW))
 
 
 def sign(frame: Any) -> None:
