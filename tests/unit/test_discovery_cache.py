@@ -42,7 +42,7 @@ def rsps() -> Iterator[responses.RequestsMock]:
 
 
 def fetches(rsps: responses.RequestsMock, host: str) -> int:
-    return sum(1 for c in rsps.calls if c.request.url.startswith(f"https://{host}/"))
+    return sum(1 for c in rsps.calls if str(c.request.url).startswith(f"https://{host}/"))
 
 
 def test_each_issuer_is_cached_on_its_own_until_the_time_limit(rsps: responses.RequestsMock) -> None:
