@@ -94,8 +94,20 @@
     }
     var summary = $("#poc-summary");
     if (summary && data.summary) { summary.textContent = data.summary; }
+    announce(data);
     $all("[data-requires-signable]").forEach(function (btn) { btn.disabled = !data.can_review; });
     setStatus(savedText(data));
+  }
+
+  /* Screen readers hear the new summary and the blocking and warning findings, once per change. */
+  function announce(data) {
+    var region = $("#poc-announce");
+    if (!region || !data.summary) { return; }
+    var findings = (data.evaluation && data.evaluation.findings) || [];
+    var said = [data.summary].concat(findings.filter(function (f) {
+      return f.severity === "block" || f.severity === "warn";
+    }).map(function (f) { return f.message; })).join(" ");
+    if (region.textContent !== said) { region.textContent = said; }
   }
 
   function focusFromLink(event) {

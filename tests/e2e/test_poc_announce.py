@@ -1,0 +1,45 @@
+"""Findings are announced: the page's live region stays in place while the results are replaced (a region
+inserted together with its text is not reliably read out), and each check writes its summary and its blocking
+and warning findings there, in a real Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import AppHandle, SandboxHandle
+from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, document_98960, settle
+
+pytestmark = pytest.mark.e2e
+
+
+def test_each_check_is_announced_from_a_live_region_that_outlives_the_results(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.goto(clean_sandbox.ehr_launch_url(DM_PATIENT, encounter=DM_ENCOUNTER))
+    frame = page.frame_locator("#app-frame")
+    fresh_start = frame.get_by_role("button", name="Discard it and start afresh")
+    frame.locator("#f-code").or_(fresh_start).wait_for()
+    if fresh_start.count():  # another test left a draft for the same visit
+        fresh_start.click()
+        frame.locator("#f-code").wait_for()
+    region = frame.locator("#poc-announce").element_handle()
+    assert region.get_attribute("aria-live") == "polite"
+    assert region.evaluate("el => el.closest('#poc-results') === null")  # not inside what is replaced
+
+    document_98960(frame, page, minutes="10")
+    settle(frame, "time.below-minimum")
+    frame.locator("#poc-announce").get_by_text("Signing a charge is blocked").wait_for(state="attached")
+    blocked = region.text_content()
+    minimum = frame.locator("#poc-results li.sev-block strong").first.inner_text()
+    assert minimum in blocked
+
+    frame.locator("#f-minutes").fill("20")
+    frame.locator("#poc-results").get_by_text("time.below-minimum").wait_for(state="detached")
+    frame.get_by_label("E11.9 — Type 2 diabetes mellitus without complications").check()
+    settle(frame, "Ready to review and sign")
+    frame.locator("#poc-announce").get_by_text("Ready to review and sign").wait_for(state="attached")
+    assert region.evaluate("el => el.isConnected")  # the same node announced both
+    assert minimum not in (region.text_content() or "")
+    assert frame.locator("[aria-live], [role=status]").filter(has_text="Ready to review").count() == 1
