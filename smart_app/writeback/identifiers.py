@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import MISSING, Field, fields, is_dataclass
 from datetime import date
 from typing import Any
 
-from billing_rules.model import ServiceRecord
+from billing_rules.model import EvaluationComponents, RtmData, ServiceRecord
 
 _NAMESPACE = uuid.UUID("0d5c43b8-5b0e-4f55-9d55-3c1f6f6a4b21")
 
@@ -50,10 +50,51 @@ def placeholder_url(identifier_value: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, identifier_value)}"
 
 
+# The fields each record type had when this hash was defined. A field added later enters the hash only when
+# it differs from its default, so adding a field to ServiceRecord (an additive contract change) keeps the
+# draft id, and so the identifiers, of every service documented before: a rerun after an upgrade still finds
+# what the first run wrote instead of writing a second charge.
+_HASHED_FIELDS: dict[type, frozenset[str]] = {
+    ServiceRecord: frozenset(
+        {
+            "code", "service_date", "minutes", "mode", "location", "patients_in_group", "patient_present",
+            "caregiver_present", "curriculum", "topics", "adaptations", "response", "diagnoses",
+            "other_timed_minutes", "assistant_minutes", "evaluation", "rtm", "consent_documented",
+            "plan_of_care_certified", "therapy_ytd_allowed", "payer_class", "provider_role",
+        }
+    ),
+    RtmData: frozenset({"days_of_data", "management_minutes", "interactive_communication", "rpm_same_month"}),
+    EvaluationComponents: frozenset(
+        {"personal_factors", "body_systems", "presentation", "decision_complexity"}
+    ),
+}  # fmt: skip
+
+
 def service_record_hash(record: ServiceRecord) -> str:
-    """The draft id ``sandbox-test`` uses: a hash of the documented service."""
-    payload = json.dumps(asdict(record), sort_keys=True, default=_json_default)
+    """The draft id ``sandbox-test`` uses: a hash of the documented service (stable across added fields)."""
+    payload = json.dumps(_stable(record), sort_keys=True, default=_json_default)
     return "svc-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+
+
+def _stable(value: Any) -> Any:
+    """``asdict`` less the later-added fields that still hold their default."""
+    if not is_dataclass(value) or isinstance(value, type):
+        return value
+    known = next((_HASHED_FIELDS[c] for c in type(value).__mro__ if c in _HASHED_FIELDS), None)
+    out: dict[str, Any] = {}
+    for f in fields(value):
+        item = getattr(value, f.name)
+        if known is None or f.name in known or item != _default(f):
+            out[f.name] = _stable(item)
+    return out
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return MISSING
 
 
 def _json_default(value: Any) -> str:

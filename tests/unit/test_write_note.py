@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import field, fields, make_dataclass
 from datetime import date
 
+from billing_rules.model import RtmData, ServiceRecord
 from fhir_mappings.note import generate_note
 from smart_app.writeback.identifiers import business_id, placeholder_url, service_record_hash
 from tests.unit.test_write_factories import END, LABELS, START, line, record
@@ -79,3 +81,33 @@ def test_placeholder_and_service_hash_are_stable() -> None:
     assert placeholder_url("charge-1") == placeholder_url("charge-1") != placeholder_url("charge-2")
     assert service_record_hash(record()) == service_record_hash(record())
     assert service_record_hash(record()) != service_record_hash(record(minutes=31))
+
+
+def test_the_sandbox_draft_id_of_a_documented_service_never_changes() -> None:
+    """Pinned: a changed hash gives a rerun new identifiers, and a server without our earlier ones a second
+    charge. Values computed when the hash was defined."""
+    assert service_record_hash(record()) == "svc-43af517a8ffdf9274b5093a1"
+    assert service_record_hash(ServiceRecord(code="98960")) == "svc-ed646e17cbbdef0d014a430e"
+    nested = record(rtm=RtmData(days_of_data=20), other_timed_minutes={"97110": 10})
+    assert service_record_hash(nested) == "svc-01ec064cadb5a72bd666d26b"
+
+
+def test_a_field_added_to_the_service_record_keeps_old_draft_ids_until_it_is_used() -> None:
+    later = make_dataclass(
+        "LaterServiceRecord",
+        [("authorization", str | None, field(default=None))],
+        bases=(ServiceRecord,),
+        frozen=True,
+    )
+    old = record()
+    assert service_record_hash(later(**asdict_shallow(old))) == service_record_hash(old)
+    assert service_record_hash(later(**asdict_shallow(old), authorization="PA-1")) != service_record_hash(old)
+    later_rtm = make_dataclass(
+        "LaterRtm", [("device", str, field(default=""))], bases=(RtmData,), frozen=True
+    )
+    with_rtm = record(rtm=RtmData(days_of_data=20))
+    assert service_record_hash(record(rtm=later_rtm(days_of_data=20))) == service_record_hash(with_rtm)
+
+
+def asdict_shallow(value: ServiceRecord) -> dict[str, object]:
+    return {f.name: getattr(value, f.name) for f in fields(value)}
