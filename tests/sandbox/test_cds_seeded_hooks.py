@@ -34,6 +34,11 @@ def seeded_visits() -> list[tuple[str, str, str]]:
     return out
 
 
+def fhir_reads(mock: responses.RequestsMock) -> int:
+    """How many requests reached the sandbox's FHIR API so far."""
+    return sum(1 for c in mock.calls if "/fhir" in str(c.request.url))
+
+
 def comparable(cards: list[dict[str, Any]]) -> list[str]:
     """The cards without what differs per call (uuid, the link's appContext naming the card)."""
     out = []
@@ -63,13 +68,14 @@ def test_each_seeded_visit_gets_spec_cards_the_same_with_and_without_prefetch(
         for mode in ("prefetch", "fhir"):
             body = hook_request(state, call, service, mode)
             assert ("prefetch" in body) == (mode == "prefetch")
-            reads = len([c for c in wired.calls if "/fhir" in c.request.url])
+            reads = fhir_reads(wired)
             resp = client.post(f"/cds-services/{service['id']}", json=body)
-            read = len([c for c in wired.calls if "/fhir" in c.request.url]) - reads
+            read = fhir_reads(wired) - reads
             assert read == (0 if mode == "prefetch" else 1), (patient, mode, read)  # one batch, or none
             assert resp.status_code == 200, (patient, mode, resp.get_data(as_text=True))
-            check_response(resp.json)
-            answers[mode] = resp.json["cards"]
+            answer: dict[str, Any] = resp.get_json()
+            check_response(answer)
+            answers[mode] = answer["cards"]
         assert comparable(answers["prefetch"]) == comparable(answers["fhir"]), (patient, hook)
         carded += bool(answers["prefetch"])
     if hook != "encounter-discharge":  # nothing is documented yet: discharge speaks only of orders
