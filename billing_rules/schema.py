@@ -83,6 +83,7 @@ TABLES: dict[str, Spec] = {
         "not_paid": ("strs", False),
         "may_not_pay": ("strs", False),
         "order_required": ("strs", False),
+        "authorization_required": ("strs", False),
         "education_roles_allowed": ("strs", False),
         "therapy_modifiers": ("bool", False),
         "assistant_modifiers": ("bool", False),

@@ -1,4 +1,6 @@
-"""Payer coverage: payer.not-covered (block; variant uncertain: warn, payers differ), payer.unknown."""
+"""Payer coverage: payer.not-covered (block; variant uncertain: warn, payers differ), payer.unknown,
+payer.authorization (warn: the policy says the payer needs a prior authorization for the code; the EHR context
+holds no authorizations, so the engine can only ask for one to be confirmed)."""
 
 from __future__ import annotations
 
@@ -29,4 +31,7 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
         alternatives = policy.code.get("alternatives", "")
         out.append(policy.finding("payer.not-covered", "uncertain", payer=payer, alternatives=alternatives))
+    if policy.code["code"] in policy.payer.get("authorization_required", ()):
+        payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
+        out.append(policy.finding("payer.authorization", payer=payer))
     return out

@@ -104,8 +104,16 @@ def rules_of(ev: Evaluation) -> set[str]:
 
 @pytest.fixture(scope="module")
 def edit_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    """Small files in the CMS layouts: 97140/97110 bypassable pair; MUE of 97110 = 2 units per day."""
+    """Small files in the CMS layouts: 97140/97110 bypassable pair; MUE of 97110 = 2 units per day. Plus a
+    deployment policy: Medicaid wants a prior authorization for 97110 (the edit cases are all Medicare)."""
     folder: Path = tmp_path_factory.mktemp("edits")
+    policies: Path = tmp_path_factory.mktemp("policies")
+    (policies / "auth.toml").write_text(
+        '[[policy]]\npayer_class = "medicaid"\nauthorization_required = ["97110"]\n'
+        "effective_from = 2026-01-01\neffective_to = 2026-12-31\n"
+        'source = "State Medicaid authorization letter on file (test; local decision)"\ndecision = true\n',
+        encoding="utf-8",
+    )
     notice = "CPT only copyright 2025 American Medical Association. All rights reserved.\n\n"
     (folder / "ccipra-v321r0-f1.txt").write_text(
         notice + PTP_HEADER + "97140\t97110\t\t20200101\t*\t1\tStandards of medical / surgical practice\n",
@@ -116,7 +124,7 @@ def edit_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
         + '97110,2,"3 Date of Service Edit: Clinical","Clinical: Data"\n',
         encoding="latin-1",
     )  # fmt: skip
-    return load_rules(edit_tables_dir=folder)
+    return load_rules([policies], edit_tables_dir=folder)
 
 
 SNOMED_ONLY = (Diagnosis("c1", snomed=("44054006",), display="Diabetes"),)
@@ -132,6 +140,10 @@ CASES: dict[str, tuple[Case, Case]] = {
     "code.add-on-only": (caregiver(code="97551"), caregiver()),
     "payer.not-covered": (education(payer="medicare"), education()),
     "payer.unknown": (education(payer="unknown"), education()),
+    "payer.authorization": (
+        therapy(payer="medicaid", edits=True),
+        therapy(payer="medicaid", edits=True, code="97112"),
+    ),
     "provider.wrong-family": (education(role="NP"), education()),
     "provider.not-qualified": (therapy(role="RN"), therapy()),
     "provider.unknown": (education(role="unknown"), education()),
