@@ -4,6 +4,7 @@ the service's ``payer_class``) and the clinician's role from the service's ``pro
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,21 @@ def test_the_role_comes_from_provider_role_and_is_unknown_without_it(
     assert "provider.unknown" in rules(unknown)
     code, md, _ = run(capsys, tmp_path, provider_role="MD")
     assert code == 1 and "provider.wrong-family" in rules(md)  # the role is used, not just carried
+
+
+def test_a_protected_server_gets_the_bearer_token_from_the_environment_and_it_is_never_printed(
+    store: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMART_EDU_BEARER_TOKEN", "sandbox-secret-token")
+    forget_capabilities()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeFhir(hapi_caps()).seed(*chart()).install(mock)
+        code, out, err = sandbox_test(capsys, "--service", service_file(tmp_path), "--write")
+        sent = [call.request.headers.get("Authorization") for call in mock.calls]
+    assert code == 0 and out["result"]["status"] == "written"
+    assert sent and set(sent) == {"Bearer sandbox-secret-token"}
+    assert "sandbox-secret-token" not in json.dumps(out) + err
+    assert len(fake.of_type("ChargeItem")) == 1
