@@ -254,6 +254,10 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             ["--bundle", good_bundle, "--service", file("s7.json", service | {"code": " "})],
             "'code'",
         ),
+        "code format": (
+            ["--bundle", good_bundle, "--service", file("s8.json", service | {"code": "98960-GP"})],
+            "field 'code': '98960-GP' is not a CPT or HCPCS code",
+        ),
         "bad as-of": (
             ["--bundle", good_bundle, "--service", svc, "--as-of", "2026-13-01"],
             "--as-of 2026-13-01",
@@ -265,7 +269,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 BAD_CASES = [
     "bundle missing", "bundle not json", "bundle a resource", "bundle a list", "bundle without patient",
     "service missing", "service not json", "service a list", "unknown field", "wrong type",
-    "negative minutes", "absurd minutes", "empty code", "bad as-of", "as-of words",
+    "negative minutes", "absurd minutes", "empty code", "code format", "bad as-of", "as-of words",
 ]  # fmt: skip
 
 
