@@ -13,7 +13,15 @@ import pytest
 from smart_app.launches import db_of
 from smart_app.writeback import audit
 from tests.e2e.conftest import AppHandle, SandboxHandle
-from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, axe_violations, document_98960, settle, shot
+from tests.e2e.test_poc_document import (
+    DM_ENCOUNTER,
+    DM_PATIENT,
+    axe_violations,
+    document_98960,
+    open_app,
+    settle,
+    shot,
+)
 from tests.e2e.test_poc_reliability import to_review
 
 pytestmark = pytest.mark.e2e
@@ -28,13 +36,7 @@ def signed_rows(app_server: AppHandle) -> list[dict[str, Any]]:
 def test_second_session_needs_the_duplicate_warning_acknowledged_with_a_reason_kept_in_the_audit_log(
     clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
 ) -> None:
-    page.goto(clean_sandbox.ehr_launch_url(DM_PATIENT, encounter=DM_ENCOUNTER))
-    frame = page.frame_locator("#app-frame")
-    fresh_start = frame.get_by_role("button", name="Discard it and start afresh")
-    frame.locator("#f-code").or_(fresh_start).wait_for()
-    if fresh_start.count():  # another test left a draft for the same visit
-        fresh_start.click()
-        frame.locator("#f-code").wait_for()
+    frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
     to_review(frame, page)
     frame.get_by_role("button", name="Sign and send to the EHR").click()
     frame.get_by_text("Signed and written").wait_for()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import AppHandle, SandboxHandle
-from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, document_98960, settle
+from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, document_98960, open_app, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -17,13 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_each_check_is_announced_from_a_live_region_that_outlives_the_results(
     clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
 ) -> None:
-    page.goto(clean_sandbox.ehr_launch_url(DM_PATIENT, encounter=DM_ENCOUNTER))
-    frame = page.frame_locator("#app-frame")
-    fresh_start = frame.get_by_role("button", name="Discard it and start afresh")
-    frame.locator("#f-code").or_(fresh_start).wait_for()
-    if fresh_start.count():  # another test left a draft for the same visit
-        fresh_start.click()
-        frame.locator("#f-code").wait_for()
+    frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
     region = frame.locator("#poc-announce").element_handle()
     assert region.get_attribute("aria-live") == "polite"
     assert region.evaluate("el => el.closest('#poc-results') === null")  # not inside what is replaced
