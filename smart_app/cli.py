@@ -65,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("action", choices=("list", "retry"))
     outbox.add_argument("ids", nargs="*", help="entries to retry (default: all pending)")
     outbox.set_defaults(module="smart_app.commands.outbox")
+
+    audit = sub.add_parser(
+        "audit",
+        help="print the audit log (signatures, writes, acknowledged warnings, CDS feedback)",
+        epilog="store: the same as outbox's (named on stderr); exit 0, 2 bad input (one line on stderr)",
+    )
+    audit.add_argument("--since", default=None, help="from this UTC day on (YYYY-MM-DD)")
+    audit.add_argument("--until", default=None, help="up to and including this UTC day (YYYY-MM-DD)")
+    audit.add_argument("--patient", default=None, help="only this Patient id")
+    audit.add_argument("--encounter", default=None, help="only this Encounter id")
+    audit.add_argument("--action", default=None, help="only this action, e.g. signed, write-result")
+    audit.add_argument("--format", choices=("text", "csv", "json"), default="text", help="json = JSON lines")
+    audit.add_argument("--feedback", action="store_true", help="the per-service CDS card feedback summary")
+    audit.set_defaults(module="smart_app.commands.audit")
     return parser
 
 
