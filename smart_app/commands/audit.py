@@ -42,6 +42,8 @@ CSV_FIELDS = (
     "issuer",
 )
 FILTERS = ("since", "until", "patient", "encounter", "action")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]+")  # a typed reason's line breaks must not split a row
+FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run such a cell as a formula (CSV injection)
 
 
 class BadInput(ValueError):
@@ -152,7 +154,14 @@ def _acknowledged(action: str, message: str | None) -> tuple[list[dict[str, str]
 
 def _codes(what: dict[str, Any]) -> str:
     charges = [f"{c.get('code')}x{c.get('units')}" for c in what.get("charges") or []]
-    return " ".join(charges) or " ".join(what.get("codes") or [])
+    return " ".join(charges) or " ".join(_words(what.get("codes")))
+
+
+def _words(value: Any) -> list[str]:
+    """A card's codes or rules: stored space-separated, or a list."""
+    if isinstance(value, str):
+        return value.split()
+    return [str(v) for v in value or []]
 
 
 def _resources(what: dict[str, Any]) -> str:
@@ -170,9 +179,10 @@ def _acks_text(acks: list[dict[str, str]]) -> str:
 
 
 def _flat(row: dict[str, Any]) -> dict[str, str]:
+    """The row as single-line text cells (text and CSV formats)."""
     what = row["what"]
-    rules = " ".join(what.get("rules") or []) if row["action"] == "cds-feedback" else ""
-    return {
+    rules = " ".join(_words(what.get("rules"))) if row["action"] == "cds-feedback" else ""
+    cells = {
         "at": row["at"],
         "who": row["who"] or "",
         "action": row["action"],
@@ -186,6 +196,12 @@ def _flat(row: dict[str, Any]) -> dict[str, str]:
         "write_key": row["write_key"],
         "issuer": row["issuer"],
     }
+    return {k: CONTROL.sub(" ", v).strip() for k, v in cells.items()}
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character is quoted (OWASP advice)."""
+    return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 def _print_rows(rows: Iterator[dict[str, Any]], fmt: str) -> None:
@@ -199,7 +215,7 @@ def _print_rows(rows: Iterator[dict[str, Any]], fmt: str) -> None:
         if fmt == "json":
             print(json.dumps(row, sort_keys=True), file=out)
         elif writer:
-            writer.writerow(_flat(row))
+            writer.writerow({k: _cell(v) for k, v in _flat(row).items()})
         else:
             print(_text(_flat(row)), file=out)
     if not count:  # stdout stays parseable; a person still sees an answer
@@ -230,7 +246,7 @@ def _print_feedback(db: Database, fmt: str) -> None:
         for r in rows:
             reasons = "; ".join(f"{k}={v}" for k, v in r["overridden_by_reason"].items())
             counts = (r["issued"], r["accepted"], r["overridden"], r["ignored"])
-            writer.writerow((r["service"], *counts, reasons))
+            writer.writerow((_cell(r["service"]), *counts, _cell(reasons)))
     else:
         for r in rows:
             reasons = ", ".join(f"{k} {v}" for k, v in r["overridden_by_reason"].items())
@@ -243,7 +259,10 @@ def _print_feedback(db: Database, fmt: str) -> None:
 
 
 def _feedback_row(service: str, counts: dict[str, int]) -> dict[str, Any]:
-    reasons = {k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("overridden:")}
+    # reason codes come from the CDS client: one line each, whatever it sent
+    prefix = "overridden:"
+    by_code = sorted((k[len(prefix) :], v) for k, v in counts.items() if k.startswith(prefix))
+    reasons = {CONTROL.sub(" ", code): n for code, n in by_code}
     return {
         "service": service,
         "issued": counts.get("issued", 0),

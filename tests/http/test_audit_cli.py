@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 import responses
+from flask import Flask
 from sqlalchemy import update
 
 from billing_rules.model import Finding
+from smart_app import create_app
 from smart_app.cli import main
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
+from smart_app.launches import db_of
 from smart_app.writeback import Acknowledgement, WritebackConfig, write_signed_service
 from smart_app.writeback.local_store import open_database
 from smart_app.writeback.tables import AuditRow
@@ -59,13 +62,14 @@ def sign(db: Database, **changes: Any) -> str:
     return result.write_key
 
 
-def feedback(db: Database, tmp_path: Path) -> str:
-    """A patient-view card issued and overridden with a reason, through the CDS routes, into this store."""
+def feedback(db: Database, tmp_path: Path, reason: dict[str, str] | None = None) -> str:
+    """A patient-view card issued and overridden with a reason (by default the card's first), through the CDS
+    routes, into this store."""
     app = make_app(tmp_path)
     app.extensions["smart_edu_db"] = db
     client = app.test_client()
     card = only_card(call(client, "patient-view", hook_request("patient-view", *DM, seeded_prefetch(*DM))))
-    reason = card["overrideReasons"][0]
+    reason = reason or card["overrideReasons"][0]
     body = {
         "feedback": [
             {
@@ -123,6 +127,7 @@ def test_a_signing_and_cds_feedback_appear_in_every_format(
     parsed = list(csv.DictReader(io.StringIO(table)))
     assert [r["action"] for r in parsed] == [r["action"] for r in rows]
     assert parsed[0]["acknowledged"] == f"time.near-threshold: {REASON}" and parsed[0]["codes"] == "98960x1"
+    assert parsed[-1]["action"] == "cds-feedback" and parsed[-1]["codes"] == "98960"
 
     for shown in (out, text, table):
         assert NOTE not in shown and "SECRET-NOTE-BODY" not in shown
@@ -195,3 +200,36 @@ def test_bad_input_exits_2_with_one_line(
     lines = err.splitlines()
     assert code == 2 and out == "" and len(lines) == 2  # the store's name, then the one line
     assert lines[0].startswith("smart-edu audit: store ") and says in lines[1]
+
+
+def test_a_typed_line_break_or_formula_stays_inert_in_text_and_csv(
+    store: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The override reason comes from the CDS client: one line in text, never a formula in a spreadsheet."""
+    feedback(store, tmp_path, {"code": "=HYPERLINK(1)\nsecond", "display": "x"})
+    _, text, _ = audit(capsys)
+    assert text.count("\n") == 1 and "(=HYPERLINK(1) second x)" in text
+    _, table, _ = audit(capsys, "--format", "csv")
+    (row,) = csv.DictReader(io.StringIO(table))
+    assert row["message"] == "'=HYPERLINK(1) second x"
+    _, summary, _ = audit(capsys, "--feedback", "--format", "csv")
+    (counts,) = csv.DictReader(io.StringIO(summary))
+    assert counts["overridden_by_reason"] == "'=HYPERLINK(1) second=1"
+    _, out, _ = audit(capsys, "--format", "json")
+    assert json_rows(out)[0]["message"] == "=HYPERLINK(1)\nsecond x"  # integrators get what was stored
+
+
+def test_by_default_it_reads_the_apps_instance_store_like_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda _self: str(folder))
+    monkeypatch.delenv("SMART_EDU_DATABASE_URL", raising=False)
+    app_db = db_of(create_app())
+    key = sign(app_db)
+    app_db.dispose()
+    code, out, err = audit(capsys, "--format", "json", "--action", "write-result")
+    assert (
+        code == 0 and err.splitlines()[0] == f"smart-edu audit: store sqlite:///{folder / 'smart_edu.sqlite'}"
+    )
+    assert [(r["write_key"], r["outcome"]) for r in json_rows(out)] == [(key, "written")]
