@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from flask import Flask
 
 from smart_app import document_context, drafts
@@ -34,12 +32,6 @@ CARD = {"hook": "patient-view", "hookInstance": "4b3c1c0e-2f5a-4b1e-9d0b-2f7e0e6
 def app(tmp_path: Path) -> Flask:
     document_context.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def page_for(app: Flask, rsps: Any, app_context: Any) -> tuple[Any, str, str]:

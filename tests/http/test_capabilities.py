@@ -23,12 +23,6 @@ from tests.unit.test_write_factories import signed
 
 
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = new_db(tmp_path / "writeback.db")
     yield database

@@ -7,12 +7,10 @@ from tests/http/document_kit.py, so each test reads as: launch, type, look at wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -40,12 +38,6 @@ def app(tmp_path: Path) -> Flask:
     document_context.forget()
     document_style.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def session_98960(minutes: str = "20", **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +48,6 @@ SESSION = {
 def app(tmp_path: Path) -> Flask:
     document_context.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def documented(client: FlaskClient, handle: str, form: dict[str, Any] | None = None) -> str:

@@ -4,12 +4,10 @@ safely (new tab, no referrer, no opener) and the [UNVERIFIED] tag kept visible."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from flask import Flask
 
 from smart_app import document_context, document_style
@@ -23,12 +21,6 @@ def app(tmp_path: Path) -> Flask:
     document_context.forget()
     document_style.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def checked_html(app: Flask, rsps: Any, **form: str) -> str:

@@ -7,7 +7,6 @@ sign-in never makes the app trust its ``fhirUser``. See docs/security.md for why
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from tests.http.smart_kit import TOKEN, id_token, make_app, mock_discovery, star
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
     return make_app(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def _callback(

@@ -3,7 +3,6 @@ service) and tells a clinician whose EHR session ended to open the app again fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,6 @@ from tests.http.test_document_sign import documented, review, sign_form
 def app(tmp_path: Path) -> Flask:
     document_context.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def test_an_ended_session_says_relaunch_and_the_waiting_write_stays_listed_behind_a_new_service(

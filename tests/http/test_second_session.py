@@ -4,12 +4,10 @@ written."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from flask import Flask
 
 from fhir_mappings import extensions as ext
@@ -22,12 +20,6 @@ from tests.http.test_document_sign import documented, review, sign_form
 def app(tmp_path: Path) -> Flask:
     document_context.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def our_ids(ehr: FakeEhr, resource_type: str) -> list[str]:

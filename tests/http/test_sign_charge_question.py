@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import responses
 from flask import Flask
 
@@ -22,12 +20,6 @@ from tests.http.smart_kit import write_profile
 from tests.http.test_document_sign import documented, review, sign_form
 
 BILL_CODES = "https://fhir.cerner.com/tenant-1/CodeSystem/BillCodes-CPT"
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def oracle_app(tmp_path: Path) -> Flask:

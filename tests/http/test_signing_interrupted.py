@@ -7,13 +7,11 @@ and the clinician's note is not lost to a new draft.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from flask import Flask
 from sqlalchemy import update
 
@@ -28,12 +26,6 @@ from tests.http.test_document_sign import documented, review, sign_form
 def app(tmp_path: Path) -> Flask:
     document_context.forget()
     return app_for(tmp_path)
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def age_signing(app: Flask, draft_id: str, minutes: int) -> None:

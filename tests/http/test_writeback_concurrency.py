@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import responses
 
 from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
@@ -35,12 +34,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     Base.metadata.create_all(database.engine)
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def test_double_submit_on_a_server_without_conditional_create_writes_one_charge(db, rsps) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import responses
 
 from smart_app.db import Database
 from smart_app.writeback import WritebackConfig, build_plan, retry_outbox_entry, write_signed_service
@@ -24,12 +23,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database = new_db(tmp_path / "writeback.db")
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def seed_two_charges(fake: FakeFhir, config: WritebackConfig) -> None:

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import responses
 
 from billing_rules.model import Finding
 from smart_app.db import Base, Database
@@ -56,12 +55,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database = new_db(tmp_path / "writeback.db")
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def client() -> FhirClient:

@@ -32,12 +32,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def timing_out(fake: FakeFhir, path: str, *, after_commit: bool) -> FakeFhir:
     """The first POST to ``path`` times out, before the server handles it or after it committed."""
     handle = fake._handle
