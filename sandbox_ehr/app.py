@@ -71,9 +71,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     if config.seed and store.count() == 0:
         load_seed(store, FhirRest(store, config.fhir_base))
     store.snapshot()
-    state = SandboxState(
-        config, store, FhirRest(store, config.fhir_base), load_or_generate(config.signing_key_pem)
-    )
+    rest = FhirRest(store, config.fhir_base, oracle_chargeitem=config.oracle_chargeitem)
+    state = SandboxState(config, store, rest, load_or_generate(config.signing_key_pem))
     app.extensions["sandbox"] = state
     state.auth_server = SandboxAuthServer(app, state)
     state.protector = make_protector(state)

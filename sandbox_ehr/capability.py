@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox_ehr import oracle_charges
 from sandbox_ehr.searchparams import PARAMS, include_params
 
 SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
-def capability_statement(base_url: str, auth_base: str | None) -> dict[str, Any]:
-    """``auth_base`` None means open mode: no security section, since no token is needed."""
+def capability_statement(
+    base_url: str, auth_base: str | None, *, oracle_chargeitem: bool = False
+) -> dict[str, Any]:
+    """``auth_base`` None means open mode: no security section, since no token is needed.
+    ``oracle_chargeitem``: ChargeItem as Oracle Health lists it (read, search-type, ``$create``)."""
     resources = []
     for rtype, params in PARAMS.items():
+        if rtype == "ChargeItem" and oracle_chargeitem:
+            resources.append(oracle_charges.capability_entry())
+            continue
         search = [{"name": "_id", "type": "token"}] + [{"name": n, "type": p.kind} for n, p in params.items()]
         entry: dict[str, Any] = {
             "type": rtype,

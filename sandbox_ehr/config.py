@@ -5,6 +5,7 @@ Example (``docs/sandbox.md`` documents every key)::
     base_url = "http://localhost:9000"      # public origin of the EHR; FHIR base is base_url + "/fhir"
     database = ":memory:"
     open_fhir = false
+    oracle_chargeitem = false               # true: ChargeItem only through Oracle's $create
     access_token_lifetime = 3600
     refresh_token_lifetime = 2592000
 
@@ -78,6 +79,7 @@ class SandboxConfig:
     launch_lifetime: int = 300
     seed: bool = True
     faults_enabled: bool = True
+    oracle_chargeitem: bool = False  # ChargeItem as on Oracle Health: $create only (oracle_charges.py)
     signing_key_pem: str | None = None
     secret_key: str | None = None
     clients: list[ClientConfig] = field(default_factory=list)

@@ -86,7 +86,9 @@ def _headers() -> dict[str, str]:
 @bp.get("/metadata")
 def metadata() -> Response:
     cfg = state().config
-    statement = capability_statement(cfg.fhir_base, None if cfg.open_fhir else cfg.auth_base)
+    statement = capability_statement(
+        cfg.fhir_base, None if cfg.open_fhir else cfg.auth_base, oracle_chargeitem=cfg.oracle_chargeitem
+    )
     return fhir_response(Result(200, statement))
 
 
@@ -101,7 +103,7 @@ def bundle() -> Response:
 
 
 @bp.route("/<rtype>", methods=["GET", "POST"])
-@bp.route("/<rtype>/<rid>", methods=["GET", "PUT"])
+@bp.route("/<rtype>/<rid>", methods=["GET", "PUT", "POST"])  # POST: type-level operations ($create)
 @bp.get("/<rtype>/<rid>/_history/<vid>")
 def interaction(rtype: str, rid: str | None = None, vid: str | None = None) -> Response:
     url = f"{rtype}/{rid}" if rid else rtype

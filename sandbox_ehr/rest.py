@@ -9,6 +9,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from sandbox_ehr import oracle_charges
 from sandbox_ehr.outcome import FhirProblem
 from sandbox_ehr.scopes import Access, Forbidden
 from sandbox_ehr.searchparams import PARAMS, PATIENT_LINK, SUPPORTED_TYPES, include_params, patient_of, walk
@@ -35,9 +36,10 @@ def problem_result(problem: FhirProblem) -> Result:
 class FhirRest:
     """The server's interactions over one store; ``base_url`` is the public FHIR base for links."""
 
-    def __init__(self, store: FhirStore, base_url: str) -> None:
+    def __init__(self, store: FhirStore, base_url: str, *, oracle_chargeitem: bool = False) -> None:
         self.store = store
         self.base_url = base_url.rstrip("/")
+        self.oracle_chargeitem = oracle_chargeitem  # ChargeItem as on Oracle Health (oracle_charges.py)
 
     # -- dispatch (batch entries and the HTTP layer) -----------------------------------------------------
     def execute(
@@ -50,6 +52,8 @@ class FhirRest:
         try:
             if parts and parts[0] not in SUPPORTED_TYPES:
                 raise FhirProblem(404, "not-supported", f"resource type {parts[0]} is not supported")
+            if self.oracle_chargeitem and parts[:1] == ["ChargeItem"] and method != "GET":
+                return self._oracle_charge_write(access, method, parts, body)
             if method == "GET" and len(parts) == 2:
                 return self.read(access, parts[0], parts[1])
             if method == "GET" and len(parts) == 4 and parts[2] == "_history":
@@ -93,6 +97,8 @@ class FhirRest:
 
     def search(self, access: Access, rtype: str, params: list[tuple[str, str]]) -> Result:
         limit = _check(access, rtype, "s")
+        if self.oracle_chargeitem and rtype == "ChargeItem":
+            params = oracle_charges.search_params(params)
         criteria, count, offset, includes = self._parse_search(rtype, params)
         if limit is not None and rtype not in PATIENT_LINK and rtype != "Patient":
             limit = None  # shared resources (Practitioner, Organization…) are outside the compartment
@@ -135,6 +141,16 @@ class FhirRest:
                     return self._write_result(200, existing, prefer)
             stored = self.store.create({k: v for k, v in resource.items() if k != "id"})
         return self._write_result(201, stored, prefer)
+
+    def _oracle_charge_write(self, access: Access, method: str, parts: list[str], body: Any) -> Result:
+        """Oracle's one ChargeItem write: ``POST ChargeItem/$create`` → 200, a Location, no body."""
+        if method != "POST" or parts[1:] != ["$create"]:
+            raise FhirProblem(
+                405, "not-supported", f"{method} {'/'.join(parts)} is not supported: use ChargeItem/$create"
+            )
+        item = oracle_charges.charge_item_of(body)
+        stored = self.create(access, "ChargeItem", item).body or {}
+        return Result(200, None, {"Location": f"{self.base_url}/ChargeItem/{stored['id']}"})
 
     def conditional_match(self, access: Access, rtype: str, query: str) -> dict[str, Any] | None:
         """The one resource matching an ``If-None-Exist`` query, None for no match, 412 for several."""

@@ -58,6 +58,8 @@ PARAMS: dict[str, dict[str, Param]] = {
         "context": _p("reference", "context"),
         "code": _p("token", "code"),
         "identifier": _p("token", "identifier"),
+        "status": _p("token", "status"),
+        "account": _p("reference", "account"),
     },
     "DocumentReference": {
         "patient": SUBJECT,
