@@ -5,11 +5,11 @@ Each signature uses a new FhirClient, as the app does per request. "warm cache":
 capability cache (``smart_app.capabilities``) already knows the server, as it does after the launch's reads or
 any signature in the last hour; "cold cache": the first request to a server per hour, which pays /metadata.
 
-"operation" is Oracle Health's ``ChargeItem/$create``: the sandbox EHR has no such operation, so
-``OracleCreate`` (below) answers it on the same loopback server as Oracle documents it (200, a Location, no
-body), storing the Parameters' chargeItem in one pass through the sandbox (one delayed request, as on Oracle).
-Oracle keeps neither our identifier nor our code system, so its rerun with an empty store stops with a
-question for the clinician (docs/writeback.md) and sends nothing: its "rerun" figures count the lookups only.
+"operation" is Oracle Health's ``ChargeItem/$create``, against a second sandbox EHR in its Oracle mode
+(``oracle_chargeitem``: ``$create`` answered 200 with a Location and no body, plain ChargeItem create refused,
+charges found with ``-status=billable``), with the same added latency. Oracle keeps neither our identifier
+nor our code system, so its rerun with an empty store stops with a question for the clinician
+(docs/writeback.md) and sends nothing: its "rerun" figures count the lookups only.
 
 Run: ``.venv/bin/python benchmarks/writeback.py [--services N] [--latency-ms MS]``. Prints one line per case.
 """
@@ -17,12 +17,9 @@ Run: ``.venv/bin/python benchmarks/writeback.py [--services N] [--latency-ms MS]
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,7 @@ from smart_app.writeback import SignedService, WritebackConfig, write_signed_ser
 from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 
 BILL_CODES = "https://fhir.example.org/tenant/CodeSystem/BillCodes-CPT"
-CASES = {  # operation first: its lookup reads every charge on the encounter, and the others add charges
+CASES = {  # "operation" runs on its own Oracle-mode sandbox, the others share the default one
     "operation": WritebackConfig.from_mapping(  # as launch_config/oracle-health-sandbox.toml
         {
             "chargeitem": "operation",
@@ -56,48 +53,6 @@ CASES = {  # operation first: its lookup reads every charge on the encounter, an
     "sequential": WritebackConfig(transaction=False),
     "note-only": WritebackConfig(chargeitem="none", transaction=False),
 }
-
-
-class OracleCreate:
-    """WSGI middleware: ``POST …/ChargeItem/$create`` becomes a create of the Parameters' chargeItem (status
-    billable, as Oracle's charge event makes it) answered 200 with a Location and no body, like Oracle.
-    Oracle's ``-status=billable`` search parameter is dropped (the sandbox has no ChargeItem status search;
-    every charge here is billable, so the answer is the same)."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = str(environ.get("PATH_INFO", ""))
-        if environ.get("REQUEST_METHOD") == "GET" and path.endswith("/ChargeItem"):
-            query = [
-                q for q in str(environ.get("QUERY_STRING", "")).split("&") if not q.startswith("-status=")
-            ]
-            return self.app({**environ, "QUERY_STRING": "&".join(query)}, start_response)
-        if environ.get("REQUEST_METHOD") != "POST" or not path.endswith("/ChargeItem/$create"):
-            return self.app(environ, start_response)
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        params = json.loads(environ["wsgi.input"].read(size) or b"{}")
-        item = next(p["resource"] for p in params.get("parameter", []) if p.get("name") == "chargeItem")
-        body = json.dumps({**item, "status": "billable"}).encode()
-        inner = {
-            **environ,
-            "PATH_INFO": path[: -len("/$create")],
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-        }
-        answer: dict[str, Any] = {}
-
-        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-            answer.update(status=status, headers=headers)
-
-        content = b"".join(self.app(inner, keep))
-        if not str(answer["status"]).startswith("201"):
-            start_response(answer["status"], answer["headers"])
-            return [content]
-        location = next(v for k, v in answer["headers"] if k.lower() == "location")
-        start_response("200 OK", [("Location", location), ("Content-Length", "0")])
-        return [b""]
 
 
 DAYS: dict[str, date] = {}
@@ -172,33 +127,37 @@ def measure(
     return trips, times
 
 
+def start_sandbox(latency_ms: int, *, oracle: bool) -> tuple[ServerThread, str]:
+    """A sandbox EHR on loopback in open mode (Oracle's ChargeItem API if ``oracle``), ``latency_ms`` added to
+    every FHIR request; returns the server and its FHIR base."""
+    server = ServerThread("127.0.0.1", 0)
+    config = SandboxConfig(base_url=ehr_base_url(server.port), open_fhir=True, oracle_chargeitem=oracle)
+    server.serve(create_sandbox_app(config))
+    server.app.extensions["sandbox"].faults.add(path="/fhir", latency_ms=latency_ms)
+    return server, config.fhir_base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--latency-ms", type=int, default=50)
     args = parser.parse_args()
-    server = ServerThread("127.0.0.1", 0)
-    config = SandboxConfig(base_url=ehr_base_url(server.port), open_fhir=True)
-    sandbox = create_sandbox_app(config)
-    sandbox.wsgi_app = OracleCreate(sandbox.wsgi_app)  # type: ignore[method-assign]
-    server.serve(sandbox)
-    server.app.extensions["sandbox"].faults.add(path="/fhir", latency_ms=args.latency_ms)
+    lat = args.latency_ms
+    servers = {oracle: start_sandbox(lat, oracle=oracle) for oracle in (True, False)}
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"sandbox EHR on loopback, +{args.latency_ms} ms per FHIR request, {args.services} services")
+        print(f"sandbox EHR on loopback, +{lat} ms per FHIR request, {args.services} services")
         for name, wb in CASES.items():
+            base = servers[wb.chargeitem == "operation"][1]
             db = Database(f"sqlite:///{Path(tmp) / (name + '.db')}")
             Base.metadata.create_all(db.engine)
             drafts = [f"{name}-{i}" for i in range(args.services)]
-            capabilities.of(FhirClient(config.fhir_base))  # warm: an earlier launch of this server read it
-            lat = args.latency_ms
-            trips, times = measure(config.fhir_base, db, wb, drafts, latency_ms=lat)
+            capabilities.of(FhirClient(base))  # warm: an earlier launch of this server read it
+            trips, times = measure(base, db, wb, drafts, latency_ms=lat)
             empty = Database(f"sqlite:///{Path(tmp) / (name + '-rerun.db')}")
             Base.metadata.create_all(empty.engine)
-            re_trips, re_times = measure(
-                config.fhir_base, empty, wb, drafts, latency_ms=lat, rerun=True
-            )  # empty store
+            re_trips, re_times = measure(base, empty, wb, drafts, latency_ms=lat, rerun=True)  # empty store
             cold = [f"cold-{d}" for d in drafts]
-            cold_trips, cold_times = measure(config.fhir_base, db, wb, cold, latency_ms=lat, cold=True)
+            cold_trips, cold_times = measure(base, db, wb, cold, latency_ms=lat, cold=True)
             print(
                 f"{name:12s} new client, warm cache: {statistics.mean(trips):.1f} round trips, "
                 f"{statistics.median(times):.0f} ms median | rerun with empty store: "
@@ -207,7 +166,8 @@ def main() -> None:
             )
             db.dispose()
             empty.dispose()
-    server.stop()
+    for server, _base in servers.values():
+        server.stop()
 
 
 if __name__ == "__main__":
