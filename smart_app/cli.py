@@ -87,7 +87,14 @@ EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a command stopped by SIG
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from smart_app.settings import SettingsError, load_settings, use_rule_settings
+
     args = build_parser().parse_args(argv)
+    try:  # a bad setting stops every command up front, with the variable's name
+        use_rule_settings(load_settings())
+    except SettingsError as exc:
+        print(f"smart-edu {args.command}: {exc}", file=sys.stderr)
+        return 2
     module = importlib.import_module(args.module)
     try:
         code = int(module.run(args) or 0)
