@@ -177,11 +177,10 @@ def _with_known_fhir_server(body: dict[str, Any]) -> tuple[dict[str, Any], bool]
 
 
 def _json_body() -> Any:
-    """The request's JSON, bounded in size (the app's body limit) and nesting depth."""
+    """The request's JSON, bounded in size (``SMART_EDU_MAX_CONTENT_LENGTH``) and nesting depth."""
     if not request.is_json:
         raise JsonInputError("not JSON (Content-Type must be application/json)")
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or bounded_json.MAX_BODY_BYTES
-    return bounded_json.request_json(request, max_bytes=int(limit))
+    return bounded_json.request_json(request, max_bytes=current_settings().max_content_length)
 
 
 def _request_problem(body: Any, hook: str) -> str | None:

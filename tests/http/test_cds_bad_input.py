@@ -44,15 +44,14 @@ def test_a_deeply_nested_body_is_400_with_a_message(client: FlaskClient, depth: 
     assert_logged_refusal(post(client, body, service), 400, "nested deeper than 64 levels")
 
 
-def test_a_body_over_the_limit_is_413_as_json(client: FlaskClient) -> None:
-    client.application.config["MAX_CONTENT_LENGTH"] = 1024
+def test_a_body_over_the_limit_is_413_as_json(tmp_path: Path) -> None:
+    client = make_app(tmp_path, SMART_EDU_MAX_CONTENT_LENGTH=1024).test_client()
     assert_logged_refusal(post(client, '{"pad": "' + "x" * 2000 + '"}'), 413, "larger than 1 KiB")
 
 
-def test_a_chunked_body_over_the_limit_is_413(client: FlaskClient) -> None:
+def test_a_chunked_body_over_the_limit_is_413(tmp_path: Path) -> None:
     """A body sent without Content-Length (chunked) is read with a cap, not to its end."""
-    app = client.application
-    app.config["MAX_CONTENT_LENGTH"] = 1024
+    app = make_app(tmp_path, SMART_EDU_MAX_CONTENT_LENGTH=1024)
     stream = io.BytesIO(b'{"pad": "' + b"x" * 1_000_000 + b'"}')
     environ = EnvironBuilder(
         path="/cds-services/patient-view", method="POST", headers={"Content-Type": "application/json"}
