@@ -22,8 +22,8 @@ from smart_app.cds_hooks.hooks import answer
 from smart_app.cds_hooks.reads import DataUnavailable
 from smart_app.cds_hooks.services import BY_ID, discovery_document
 from smart_app.config import current_settings, settings_of
-from smart_app.db import Database
 from smart_app.profiles import ProfileRegistry
+from smart_app.store import Database
 
 log = logging.getLogger(__name__)
 
