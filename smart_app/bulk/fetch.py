@@ -84,7 +84,10 @@ def _token_source(
     if profile.auth == "none":
         return None
     try:
-        return BackendTokenSource(profile, system_scopes(types or EXPORT_TYPES), http=http)
+        wanted = list(types or EXPORT_TYPES)
+        if profile.backend and profile.backend.group_id:
+            wanted.append("Group")  # the Group itself: its export, and its members for the paged search
+        return BackendTokenSource(profile, system_scopes(wanted), http=http)
     except ClientConfigError as exc:
         raise BulkConfigError(exc.message) from exc
 

@@ -2,7 +2,8 @@
 
 Patients first (the Group's members, or every Patient), then each patient-linked type by ``patient=`` in
 chunks, following ``next`` links only on the FHIR base (FhirClient refuses others); then the Practitioners,
-PractitionerRoles and Organizations those resources reference, by ``_id``. One file per type.
+PractitionerRoles and Organizations those resources reference, by ``_id`` (and the roles of the referenced
+Practitioners, by ``practitioner=``). One file per type.
 """
 
 from __future__ import annotations
@@ -46,9 +47,14 @@ def search_to_directory(
         for rtype in (t for t in types if t not in SHARED_TYPES and t != "Patient"):
             report(Progress("search", f"searching {rtype}"))
             found[rtype] = _by_id(_ids_search(client, rtype, "patient", patients))
-        for rtype in (t for t in types if t in SHARED_TYPES):
+        for rtype in (t for t in SHARED_TYPES if t in types):  # in this order: roles name organizations
             wanted = sorted(_referenced(rtype, (r for kind in found.values() for r in kind.values())))
             found[rtype] = _by_id(_ids_search(client, rtype, "_id", wanted))
+            if rtype == "PractitionerRole":  # the performers' roles (their taxonomy): by practitioner
+                people = sorted(
+                    _referenced("Practitioner", (r for kind in found.values() for r in kind.values()))
+                )
+                found[rtype].update(_by_id(_ids_search(client, rtype, "practitioner", people)))
     except FhirError as exc:
         raise BulkServerError(f"the paged search failed: {exc.message}") from exc
     result = ExportResult(dest_dir, "search")
