@@ -82,10 +82,15 @@ def describe(code: str) -> str | None:
 
 def children_examples(code: str, limit: int = 3) -> list[str]:
     """A few billable codes under a category (for the prompt of ``dx.not-billable``)."""
-    prefix = normalise(code)
+    return list(_children(normalise(code), limit))
+
+
+@lru_cache(maxsize=4096)
+def _children(prefix: str, limit: int) -> tuple[str, ...]:
+    """Memoised: one scan of the whole index costs tens of milliseconds; a scrub asks for a code often."""
     if len(prefix) == 3:
         prefix += "."
-    return [c for c, (leaf, _) in _index().codes.items() if leaf and c.startswith(prefix)][:limit]
+    return tuple([c for c, (leaf, _) in _index().codes.items() if leaf and c.startswith(prefix)][:limit])
 
 
 @cache
