@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 
 from billing_rules import RuleDataError, catalogue, default_rules, evaluate, load_rules
-from billing_rules.loader import RULES_DIR_ENV, Entry
+from billing_rules.loader import Entry, use_deployment_rules
 from billing_rules.model import ClinicalContext, Payer, Provider, ServiceRecord
 from billing_rules.schema import TABLES, validate_document
+from smart_app.settings import load_settings, use_rule_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference"
-NOTES = (REFERENCE / "billing-rules.md").read_text(encoding="utf-8")
+# Every reference note cites URLs: billing-rules.md (the first release) and rules-2027.md (issue 12).
+NOTES = "\n".join(p.read_text(encoding="utf-8") for p in sorted(REFERENCE.glob("*.md")))
 SYNTHEA = "https://github.com/smart-on-fhir/generated-sample-data"
 # Cited beside the notes (said so in the entry): Synthea's repository, HL7's SNOMED procedure value set,
 # a payer's CMS-1500 diagnosis-pointer reminder.
@@ -96,6 +98,7 @@ CONTRACT_WARN = [
     "poc.uncertified",
     "eval.components-missing",
     "eval.level-unsupported",
+    "eval.level-higher",
     "duplicate.charge",
     "kx.threshold",
     "ncci.pair",
@@ -223,7 +226,7 @@ def test_missing_override_directory_is_an_error(tmp_path: Path) -> None:
         load_rules([tmp_path / "nope"])
 
 
-def test_default_rules_reads_the_environment_directories(
+def test_default_rules_reads_the_deployment_directories_from_the_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "site.toml").write_text(
@@ -231,15 +234,15 @@ def test_default_rules_reads_the_environment_directories(
         'source = "CMS CY2027 therapy thresholds (site update)"\n'
         'source_urls = ["https://www.cms.gov/Medicare/Billing/TherapyServices/Spotlight-Archive.html"]\n'
     )
-    monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
-    default_rules.cache_clear()
+    monkeypatch.setenv("SMART_EDU_RULES_DIR", str(tmp_path))
     try:
+        use_rule_settings(load_settings())
         rules = default_rules()
         assert any(e["amount"] == 2600 for e in rules.entries("kx_threshold"))
         assert str(tmp_path / "site.toml") in rules.files
     finally:
-        monkeypatch.delenv(RULES_DIR_ENV)
-        default_rules.cache_clear()
+        use_deployment_rules()
+    assert str(tmp_path / "site.toml") not in default_rules().files
 
 
 def test_a_named_payer_policy_applies_only_to_that_payer(tmp_path: Path) -> None:
@@ -339,7 +342,12 @@ def test_rule_contract_decisions_say_so_plainly() -> None:
         ("kx_threshold", lambda e: e["amount"] == 2480, False),  # 2026: secondary sources only (§8.2, §16.5)
         ("kx_threshold", lambda e: e["amount"] == 2330, True),  # 2024: Noridian [P]
         ("pt_telehealth_window", lambda e: e["effective_from"] == date(2020, 3, 1), False),  # start date
-        ("medicare_telehealth_list", lambda e: "97110" in e["codes"], False),  # CY 2026 membership (§16.4)
+        (
+            "medicare_telehealth_list",
+            lambda e: "97110" in e["codes"] and e["effective_to"].year == 2026,
+            False,
+        ),
+        ("medicare_telehealth_list", lambda e: e["effective_from"] == date(2027, 1, 1), False),  # carried
         ("estimate", lambda e: e["codes"] == ["99078"], False),  # 99078's Medicare status (§2)
         ("estimate", lambda e: e["codes"] == ["98960", "98961", "98962"], True),  # AAPC, LegalClarity [S]
     ],
