@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from smart_app import drafts, schema
+from smart_app import schema
 from smart_app.db import Base, Database
+from smart_app.point_of_care import drafts
 
 ROOT = Path(__file__).resolve().parents[2]
 
