@@ -46,7 +46,7 @@ class DraftRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=OPEN)
     fields_json: Mapped[str] = mapped_column(Text, default="{}")
     note_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see document_note
+    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see note.py
     launch_handle: Mapped[str] = mapped_column(String(128), default="")
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)

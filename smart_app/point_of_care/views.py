@@ -4,7 +4,7 @@ GET shows the context (banner when the EHR asks, encounter, diagnoses, payer, ro
 with the live check; the script in ``static/poc.js`` re-checks and saves the draft as the clinician types.
 POST is the same page without JavaScript: every button submits the form, which is saved as the draft first, so
 nothing typed is lost whichever way the page is used. The review, signing and result pages live in
-``document_sign``; the JSON endpoints in ``document_api``.
+``sign``; the JSON endpoints in ``api``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from smart_app import create_app
 from smart_app.point_of_care import curricula, style
 from smart_app.point_of_care.curricula import CurriculaError, parse_curricula
 from smart_app.point_of_care.form import fields_from, focus_id, minutes_from_times, record_input
@@ -101,8 +102,13 @@ def test_a_deployment_replaces_the_curricula(tmp_path: Path, monkeypatch: pytest
         'topics = ["Inhaler technique"]\ncodes = []\nsource = "Clinic education committee"\n',
         encoding="utf-8",
     )
-    monkeypatch.setenv(curricula.ENV_VAR, str(own))
-    assert [c.name for c in curricula.curricula()] == ["Our asthma class"]
+    monkeypatch.setenv("SMART_EDU_CURRICULA", str(own))
+    create_app({"SMART_EDU_DATABASE_URL": "sqlite://"})
+    try:
+        assert [c.name for c in curricula.curricula()] == ["Our asthma class"]
+    finally:
+        curricula.use_deployment_curricula(None)
+    assert "Our asthma class" not in [c.name for c in curricula.curricula()]
 
 
 @pytest.mark.parametrize(
