@@ -17,18 +17,10 @@ from werkzeug.wrappers import Response
 
 from billing_rules import icd10
 from smart_app.launches import Launch, db_of, launch_required
-from smart_app.point_of_care import (
-    api as document_api,
-)
-from smart_app.point_of_care import (
-    context as document_context,
-)
-from smart_app.point_of_care import (
-    drafts,
-)
-from smart_app.point_of_care import (
-    sign as document_sign,
-)
+from smart_app.point_of_care import api as document_api
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import sign as document_sign
 from smart_app.point_of_care.api import draft_key
 from smart_app.point_of_care.card import CardView, card_view, preselected_fields
 from smart_app.point_of_care.evaluation import check, warm
