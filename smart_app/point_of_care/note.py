@@ -18,11 +18,11 @@ from typing import Any
 from billing_rules import icd10
 from billing_rules.model import ClinicalContext
 from fhir_mappings.note import generate_note
-from smart_app.db import Database
 from smart_app.point_of_care import drafts
 from smart_app.point_of_care.evaluation import Check, code_choices
 from smart_app.point_of_care.form import TIME_RE
 from smart_app.point_of_care.page import linkable_diagnoses
+from smart_app.store import Database
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ CONTRACT_WARN = [
     "poc.uncertified",
     "eval.components-missing",
     "eval.level-unsupported",
+    "eval.level-higher",
     "duplicate.charge",
     "kx.threshold",
     "ncci.pair",

@@ -430,3 +430,32 @@ def test_cms_units_going_to_the_longer_service_are_explained() -> None:
     ev = run(therapy(minutes=5, other_timed_minutes={"97112": 10}))
     (finding,) = by_rule(ev, "time.below-minimum")
     assert "go to the timed services with more minutes" in finding.message
+
+
+def test_eval_level_suggests_a_higher_supported_code_in_words() -> None:
+    full = {
+        "personal_factors": 3,
+        "body_systems": 4,
+        "presentation": "unstable",
+        "decision_complexity": "high",
+    }
+    ev = run(therapy(code="97161", evaluation=full))
+    (finding,) = by_rule(ev, "eval.level-higher")
+    assert "high complexity (97163)" in finding.message and "97163" in finding.prompt
+    assert ev.billable and not by_rule(ev, "eval.level-unsupported")
+
+
+def test_missing_evaluation_components_are_named_in_words() -> None:
+    (finding,) = by_rule(
+        run(therapy(code="97162", evaluation={"presentation": "stable"})), "eval.components-missing"
+    )
+    assert (
+        "personal factors and comorbidities, body systems examined, clinical decision making"
+        in finding.message
+    )
+    assert "_" not in finding.message
+
+
+def test_no_plan_of_care_warning_on_an_initial_evaluation() -> None:
+    assert not by_rule(run(therapy(code="97161", plan_of_care_certified=False)), "poc.uncertified")
+    assert by_rule(run(therapy(code="97164", plan_of_care_certified=False)), "poc.uncertified")
