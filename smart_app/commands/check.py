@@ -1,4 +1,4 @@
-"""``smart-edu check``: evaluate one documented service, or a visit of several, against a FHIR Bundle, offline.
+"""``smart-edu check``: evaluate one documented service, or a visit of several, against a FHIR Bundle.
 
 Exit 0 billable, 1 blocked, 2 bad input. Bad input gets exactly one line on stderr naming the file and the
 field, never a traceback. Imports only the engine and the FHIR reader (no Flask, no fhir.resources): it starts
