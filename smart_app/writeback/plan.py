@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
+from billing_rules.visit import VisitEvaluation, VisitRecord
 from fhir_mappings import write
 from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
-from smart_app.writeback.identifiers import business_id, placeholder_url
+from smart_app.writeback.identifiers import VISIT_CODE, business_id, placeholder_url
 
 APP_VERSION = "0.1.0"
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
@@ -39,15 +40,16 @@ class Acknowledgement:
 
 @dataclass(frozen=True)
 class SignedService:
-    """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``."""
+    """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``: one service,
+    or a visit (a VisitRecord with its VisitEvaluation: one note, one charge per line, one Provenance)."""
 
     issuer: str
     patient_id: str
     encounter_id: str | None
     fhir_user: str | None  # author reference, e.g. Practitioner/123
     organization: str | None  # e.g. Organization/7
-    record: ServiceRecord
-    evaluation: Evaluation
+    record: ServiceRecord | VisitRecord
+    evaluation: Evaluation | VisitEvaluation
     note_text: str
     draft_id: str
     note_only: bool = False
@@ -121,7 +123,8 @@ def build_plan(
     if request.evaluation.blocked and not request.note_only:
         raise BlockedChargeError("the evaluation has a block finding: no charge may be written")
     service_date = request.record.service_date or (request.start.date() if request.start else None)
-    ids = _Ids(request, service_date)
+    visit = isinstance(request.record, VisitRecord)
+    ids = _VisitIds(request, service_date) if visit else _Ids(request, service_date)
     ctx = write.WriteContext(
         patient_id=request.patient_id,
         encounter_id=request.encounter_id,
@@ -227,7 +230,7 @@ def _entry(
     )
 
 
-def _charge_note(evaluation: Evaluation) -> str:
+def _charge_note(evaluation: Evaluation | VisitEvaluation) -> str:
     """For the biller: which rules checked the charge and which warnings the clinician signed over."""
     warnings = sorted({f.rule for f in evaluation.findings if f.severity == "warn"})
     text = f"Checked by smart-edu-billing rules {evaluation.rules_version} before signing."
@@ -250,9 +253,10 @@ def _summary_line(line: ChargeLine, request: SignedService, service_date: date |
 
 
 class _Ids:
-    """The identifiers of one signed service: its job, note, provenance and each charge line."""
+    """The identifiers of one signed service: its job, note, provenance and each charge line (frozen)."""
 
     def __init__(self, request: SignedService, service_date: date | None) -> None:
+        assert isinstance(request.record, ServiceRecord)
         self._request = request
         self._date = service_date
         self.job = self._id("job", request.record.code)
@@ -274,3 +278,21 @@ class _Ids:
             draft_id=r.draft_id,
             ordinal=ordinal,
         )
+
+
+class _VisitIds(_Ids):
+    """The identifiers of a signed visit: one job, note and provenance for the visit, and one per charge
+    line by its code (the n-th line of that code in the visit, almost always the first). Kinds of their own
+    (``vjob``, ``vnote``, ``vprov``, ``vcharge``), so they never meet a single service's."""
+
+    def __init__(self, request: SignedService, service_date: date | None) -> None:
+        self._request = request
+        self._date = service_date
+        self.job = self._id("vjob", VISIT_CODE)
+        self.note = self._id("vnote", VISIT_CODE)
+        self.provenance = self._id("vprov", VISIT_CODE)
+
+    def charge(self, n: int, line: ChargeLine) -> str:
+        lines = self._request.evaluation.charge_lines
+        ordinal = sum(1 for earlier in lines[:n] if earlier.code == line.code)
+        return self._id("vcharge", line.code, ordinal)
