@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a command stopped by SIGPIPE (`... | head`)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from smart_app.settings import SettingsError, load_settings, use_rule_settings
 
@@ -96,7 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smart-edu {args.command}: {exc}", file=sys.stderr)
         return 2
     module = importlib.import_module(args.module)
-    return int(module.run(args) or 0)
+    try:
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    return code
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``smart-edu audit | head``): stop quietly, as ``cat`` does, with no traceback.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise the same error again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -250,7 +250,7 @@ def test_session_ending_at_signing_keeps_the_write_in_the_outbox_for_after_a_rel
 
 
 def test_drafts_survive_an_app_restart(tmp_path: Path) -> None:
-    from smart_app.db import Database
+    from smart_app.store import Database
 
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     key = drafts.DraftKey("https://ehr.test/fhir", "pat-1", "enc-1", "Practitioner/p1")
