@@ -11,16 +11,20 @@ import pytest
 
 from billing_rules import evaluate_visit, parse_visit_record
 from billing_rules.model import ClinicalContext, Order, Payer, Provider
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Database
 from smart_app.writeback import (
+    RefusedBeforeSending,
     SignedService,
+    audit,
     build_plan,
     charge_summary_csv,
+    list_outbox,
     retry_outbox_entry,
     write_signed_service,
 )
 from smart_app.writeback.identifiers import business_id, visit_record_hash
+from smart_app.writeback.times import ehr_zone
 from tests.http.test_writeback_fake import BASE, FakeFhir, epic_caps, hapi_caps, oracle_caps
 from tests.http.test_writeback_strategies import EPIC, HAPI, HAPI_NO_TX, ORACLE, TENANT, new_db, writes
 from tests.unit.test_write_factories import EST, ISSUER, signed
@@ -224,3 +228,42 @@ def test_visit_record_hash_is_stable_and_differs_by_service() -> None:
     assert visit_record_hash(one) == visit_record_hash(parse_visit_record(VISIT))
     other = parse_visit_record({**VISIT, "services": VISIT["services"][:2]})
     assert visit_record_hash(one) != visit_record_hash(other) and visit_record_hash(one).startswith("vis-")
+
+
+# -- times and refusals
+
+
+def test_clock_times_get_the_ehrs_offset_or_fall_back_to_the_date(db, rsps) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    naive_start, naive_end = START.replace(tzinfo=None), END.replace(tzinfo=None)
+    zone = ehr_zone("2026-03-02T08:55:00-06:00", "America/New_York")  # the encounter's offset wins
+    write_signed_service(db, client(), HAPI, signed_visit(start=naive_start, end=naive_end, zone=zone))
+    [doc] = fake.of_type("DocumentReference")
+    assert doc["context"]["period"] == {
+        "start": "2026-03-02T09:00:00-06:00",
+        "end": "2026-03-02T10:05:00-06:00",
+    }
+    unplaced = build_plan(signed_visit(start=naive_start, end=naive_end, draft_id="d2"), HAPI, "transaction")
+    assert unplaced.entries[0].resource["context"]["period"] == {"start": "2026-03-02", "end": "2026-03-02"}
+
+
+def test_a_resource_that_would_not_validate_is_a_plain_message_an_audit_row_and_an_outbox_entry(
+    db, rsps
+) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    request = signed_visit(signed_at=SIGNED.replace(tzinfo=None))
+    with pytest.raises(RefusedBeforeSending) as caught:
+        write_signed_service(db, client(), HAPI, request)
+    message = str(caught.value)
+    assert message.startswith("Not written: the note could not be built") and "the signing time" in message
+    assert "pydantic" not in message and "validation error" not in message
+    assert writes(fake) == []
+    [row] = [r for r in audit.entries(db) if r["outcome"] == "refused"]
+    assert row["write_key"].startswith("vjob-") and "DocumentReference" in row["message"]
+    [entry] = list_outbox(db)
+    assert entry.server_message == message
+    retried = retry_outbox_entry(db, client(), entry.id)
+    assert retried.status == "queued-in-outbox" and "signs it again" in (retried.server_message or "")
+    assert writes(fake) == []
+    write_signed_service(db, client(), HAPI, signed_visit())  # corrected and signed again: the entry is done
+    assert list_outbox(db) == []
