@@ -228,7 +228,8 @@ def _timezone(data: Mapping[str, Any]) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ProfileError(f"timezone {value!r} is not an IANA time zone name (e.g. America/Chicago)") from None
+        message = f"timezone {value!r} is not an IANA time zone name (e.g. America/Chicago)"
+        raise ProfileError(message) from None
     return value
 
 
