@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit 0 billable, 1 blocked, 2 bad input (one line on stderr)",
     )
     check.add_argument("--bundle", required=True, help="FHIR Bundle JSON holding the patient's context")
-    check.add_argument("--service", required=True, help="ServiceRecord JSON (rules-contract §1)")
+    check.add_argument(
+        "--service", required=True, help="ServiceRecord or VisitRecord JSON (rules-contract §1, DESIGN.md §4)"
+    )
     check.add_argument("--as-of", default=None, help="evaluate as of this date (YYYY-MM-DD)")
     check.add_argument("--format", choices=("json", "text"), default="json")
     check.set_defaults(module="smart_app.commands.check")
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--fhir-base", required=True, help="the FHIR base URL, e.g. http://localhost:9000/fhir")
     st.add_argument("--patient", required=True, help="Patient id on that server")
     st.add_argument("--encounter", default=None, help="Encounter id (its date, diagnoses and charges)")
-    st.add_argument("--service", default=None, help="ServiceRecord JSON; default: a sample 98960 session")
+    st.add_argument(
+        "--service", default=None, help="ServiceRecord or VisitRecord JSON; default: a sample 98960 session"
+    )
     st.add_argument("--profile", default=None, help="launch profile name (write-back strategy and quirks)")
     st.add_argument("--write", action="store_true", help="send the writes (default: print them)")
     st.set_defaults(module="smart_app.commands.sandbox_test")
