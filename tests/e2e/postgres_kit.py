@@ -1,5 +1,5 @@
-"""A throwaway PostgreSQL cluster for end-to-end tests: ``initdb`` + ``pg_ctl`` on a free loopback port (as the
-``postgres`` user when run as root, since initdb refuses root), fsync off, removed afterwards.
+"""A throwaway PostgreSQL cluster for end-to-end tests: ``initdb`` + ``pg_ctl`` on a free loopback port (as
+the ``postgres`` user when run as root, since initdb refuses root), fsync off, removed afterwards.
 
 ``missing()`` names what is not installed (the tests skip with that reason); CI installs ``postgresql`` (apt)
 and ``psycopg[binary]`` (the ``dev`` extra).
@@ -62,8 +62,7 @@ def cluster(max_connections: int = 100) -> Iterator[str]:
     initdb, pg_ctl = str(pg_bin("initdb")), str(pg_bin("pg_ctl"))
     run(as_postgres(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
     options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        f"-c max_connections={max_connections}"
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}"
     )
     run(as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
     try:

@@ -1,7 +1,8 @@
-"""Exactly once at the page level (issue 10): one review page, k identical ``POST /s/<h>/sign`` released together
-by a barrier, against the real sandbox EHR and the app on loopback, on SQLite and on PostgreSQL, sent to one
-app instance or split across two instances sharing the store. Every trial: exactly one new ChargeItem and one
-new DocumentReference on the EHR, and all k responses end on the same result (same page, same ids).
+"""Exactly once at the page level (issue 10): one review page, k identical ``POST /s/<h>/sign`` released
+together by a barrier, against the real sandbox EHR and the app on loopback, on SQLite and on PostgreSQL,
+sent to one app instance or split across two instances sharing the store. Every trial: exactly one new
+ChargeItem and one new DocumentReference on the EHR, and all k responses end on the same result (same page,
+same ids).
 
 The servers live for the module; each trial documents a new service (a new draft) on the same launch.
 """
@@ -12,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -46,7 +48,9 @@ class Deployment:
         return state
 
     def count(self, resource_type: str) -> int:
-        found = self.state.rest.execute(Access(open=True), "GET", f"{resource_type}?patient={PATIENT}&_count=500")
+        found = self.state.rest.execute(
+            Access(open=True), "GET", f"{resource_type}?patient={PATIENT}&_count=500"
+        )
         return sum(1 for e in found.body.get("entry", []) if e.get("search", {}).get("mode") == "match")
 
     def launcher_url(self) -> str:
@@ -115,7 +119,7 @@ def test_k_simultaneous_signs_of_one_review_page_write_one_charge_and_one_note(
         before = deployment.count("ChargeItem"), deployment.count("DocumentReference")
         clinician.document(first)
         form = clinician.sign_form(first)
-        shown = storm([lambda base=base: clinician.sign(base, form) for base in targets])
+        shown = storm([partial(clinician.sign, base, form) for base in targets])
         after = deployment.count("ChargeItem"), deployment.count("DocumentReference")
         charges = after[0] - before[0]
         duplicated, extra = duplicated + (charges > 1), extra + max(charges - 1, 0)
@@ -127,7 +131,7 @@ def test_k_simultaneous_signs_of_one_review_page_write_one_charge_and_one_note(
 
 
 def _problem(shown: list[Any], before: tuple[int, int], after: tuple[int, int]) -> str | None:
-    """What is wrong with one trial, or None: every response a result page, one result, one charge, one note."""
+    """What is wrong with one trial, or None: every answer the result page, one result, one charge, a note."""
     errors = [s for s in shown if not isinstance(s, Shown)]
     if errors:
         return f"requests failed: {errors!r}"
