@@ -8,7 +8,7 @@ from billing_rules.catalogue import CodeInfo, catalogue
 from billing_rules.engine import evaluate
 from billing_rules.errors import BadInput, RuleDataError
 from billing_rules.families import snomed_family, supporting_family
-from billing_rules.loader import RULES_VERSION, RuleSet, default_rules, load_rules
+from billing_rules.loader import RULES_VERSION, RuleSet, default_rules, load_rules, use_deployment_rules
 from billing_rules.service_record import parse_service_record
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "parse_service_record",
     "snomed_family",
     "supporting_family",
+    "use_deployment_rules",
 ]

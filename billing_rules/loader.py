@@ -8,7 +8,6 @@ applies only to that payer).
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from billing_rules.ncci import EditTables, load_edit_tables
 from billing_rules.schema import validate_document
 
 RULES_VERSION = "2026.1"
-RULES_DIR_ENV = "SMART_EDU_RULES_DIR"
-EDIT_TABLES_ENV = "SMART_EDU_EDIT_TABLES_DIR"
 
 Entry = dict[str, Any]
 
@@ -144,10 +141,24 @@ def load_rules(extra_dirs: Sequence[Path] = (), *, edit_tables_dir: Path | None 
     return RuleSet(tables=tables, files=tuple(w for w, _ in sources), edit_tables=edits)
 
 
+_deployment: tuple[tuple[Path, ...], Path | None] = ((), None)
+
+
+def use_deployment_rules(extra_dirs: Sequence[Path] = (), edit_tables_dir: Path | None = None) -> None:
+    """Where ``default_rules`` finds the deployment's own rule data and NCCI edit tables.
+
+    billing_rules reads no environment (it imports the standard library only): the app's settings
+    (SMART_EDU_RULES_DIR, SMART_EDU_EDIT_TABLES_DIR) come from ``create_app`` and the command line.
+    """
+    global _deployment
+    wanted = (tuple(Path(d) for d in extra_dirs), Path(edit_tables_dir) if edit_tables_dir else None)
+    if wanted != _deployment:
+        _deployment = wanted
+        default_rules.cache_clear()
+
+
 @cache
 def default_rules() -> RuleSet:
-    """Packaged rules plus the directories of SMART_EDU_RULES_DIR and SMART_EDU_EDIT_TABLES_DIR (cached)."""
-    raw = os.environ.get(RULES_DIR_ENV, "")
-    extra = [Path(p) for p in raw.split(os.pathsep) if p.strip()]
-    edits = os.environ.get(EDIT_TABLES_ENV, "").strip()
-    return load_rules(extra, edit_tables_dir=Path(edits) if edits else None)
+    """Packaged rules plus the deployment's directories given to ``use_deployment_rules`` (cached)."""
+    extra, edit_tables_dir = _deployment
+    return load_rules(extra, edit_tables_dir=edit_tables_dir)

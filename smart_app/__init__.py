@@ -21,8 +21,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from smart_app import config, document, launch, launches, security
     from smart_app.db import Database
+    from smart_app.document_curricula import use_deployment_curricula
     from smart_app.profiles import load_profiles
     from smart_app.resources import static_dir, templates_dir
+    from smart_app.settings import use_rule_settings
     from smart_app.smart.services import SmartServices
 
     app = Flask(
@@ -31,15 +33,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(templates_dir()),
         static_folder=str(static_dir()),
     )
-    config.configure(app, test_config)
-    db = Database(app.config["SMART_EDU_DATABASE_URL"])
+    settings = config.configure(app, test_config)
+    use_rule_settings(settings)
+    use_deployment_curricula(settings.curricula)
+    assert settings.database_url is not None  # configure resolves the default
+    db = Database(settings.database_url)
     db.create_all()
     app.extensions["smart_edu_db"] = db
-    profiles = load_profiles(app.config["SMART_EDU_LAUNCH_CONFIG"])
+    profiles = load_profiles(settings.launch_config_dir)
     app.extensions["smart_edu_profiles"] = profiles
     app.extensions["smart_edu_smart"] = SmartServices(
-        discovery_ttl=float(app.config["SMART_EDU_DISCOVERY_TTL"]),
-        timeout=tuple(app.config["SMART_EDU_HTTP_TIMEOUT"]),
+        discovery_ttl=settings.discovery_ttl,
+        timeout=settings.http_timeout,
     )
     security.init_app(app, profiles.origins())
     launches.init_app(app)

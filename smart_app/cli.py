@@ -83,7 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from smart_app.settings import SettingsError, load_settings, use_rule_settings
+
     args = build_parser().parse_args(argv)
+    try:  # a bad setting stops every command up front, with the variable's name
+        use_rule_settings(load_settings())
+    except SettingsError as exc:
+        print(f"smart-edu {args.command}: {exc}", file=sys.stderr)
+        return 2
     module = importlib.import_module(args.module)
     return int(module.run(args) or 0)
 

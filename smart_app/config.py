@@ -1,60 +1,53 @@
-"""Configuration: defaults, then the ``SMART_EDU_*`` environment (DESIGN.md §4), then a test's mapping.
+"""The Flask side of the settings: ``smart_app.settings`` builds them, this puts them on the app.
 
 Config keys carry the environment variables' names, so docs/configuration.md describes both at once.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
+from flask.sansio.app import App
 
-from smart_app.resources import launch_config_dir
+from smart_app.settings import Settings, load_settings
 
-ENV_KEYS = (
-    "SMART_EDU_LAUNCH_CONFIG",
-    "SMART_EDU_BASE_URL",
-    "SMART_EDU_DATABASE_URL",
-    "SMART_EDU_SECRET_KEY",
-    "SMART_EDU_FRAME_ANCESTORS",
-)
+EXTENSION = "smart_edu_settings"
 
 
-def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    """Fill ``app.config``; nothing here talks to the network or the database."""
-    app.config.from_mapping(
-        SMART_EDU_LAUNCH_CONFIG=str(launch_config_dir()),
-        SMART_EDU_BASE_URL=None,
-        SMART_EDU_DATABASE_URL=None,
-        SMART_EDU_SECRET_KEY=None,
-        SMART_EDU_FRAME_ANCESTORS=None,
-        SMART_EDU_STATE_TTL=600,  # seconds from /launch to /callback
-        SMART_EDU_LAUNCH_TTL=12 * 3600,  # seconds a launch handle stays usable
-        SMART_EDU_DISCOVERY_TTL=3600,
-        SMART_EDU_REFRESH_MARGIN=60,  # refresh this many seconds before the access token expires
-        SMART_EDU_HTTP_TIMEOUT=(3.05, 15.0),
-        SMART_EDU_COOKIE_SECURE=True,
-        SMART_EDU_READ_WORKERS=4,  # parallel single GETs when the server lacks batch
-        # Bodies larger than this get 413 before they are read: an anonymous caller (a form post, a CDS call
-        # when the endpoints are open) must not make a worker buffer gigabytes. Prefetch Bundles fit easily.
-        MAX_CONTENT_LENGTH=10 * 1024 * 1024,
-    )
-    for key in ENV_KEYS:
-        if os.environ.get(key):
-            app.config[key] = os.environ[key]
-    if test_config is not None:
+def configure(app: Flask, test_config: Mapping[str, Any] | None) -> Settings:
+    """Build the settings once (environment, then the test's mapping) and fill ``app.config``; nothing here
+    talks to the network or the database."""
+    settings = load_settings(test_config)
+    if settings.database_url is None:
+        settings = replace(settings, database_url=instance_database_url(app.instance_path))
+    app.extensions[EXTENSION] = settings
+    if test_config is not None:  # Flask's own keys (TESTING, …) and anything an embedding program adds
         app.config.from_mapping(test_config)
-    if not app.config["SMART_EDU_DATABASE_URL"]:
-        app.config["SMART_EDU_DATABASE_URL"] = instance_database_url(app.instance_path)
+    app.config["SMART_EDU_DATABASE_URL"] = settings.database_url
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     # Without a configured key (tests, a first local run) sign with a random one; `serve` refuses to start so.
-    app.config["SECRET_KEY"] = app.config["SMART_EDU_SECRET_KEY"] or secrets.token_hex(32)
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "None"
     app.config["SESSION_COOKIE_PARTITIONED"] = True
+    return settings
+
+
+def settings_of(app: App) -> Settings:
+    """The app's settings."""
+    settings = app.extensions[EXTENSION]
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def current_settings() -> Settings:
+    """The current app's settings, inside a request or app context."""
+    return settings_of(current_app)
 
 
 def instance_database_url(instance_path: str) -> str:
@@ -65,7 +58,4 @@ def instance_database_url(instance_path: str) -> str:
 
 def frame_ancestors(app: Flask, profile_origins: list[str]) -> list[str]:
     """Origins allowed to frame the app: SMART_EDU_FRAME_ANCESTORS (space/comma list) or the profiles'."""
-    raw = app.config.get("SMART_EDU_FRAME_ANCESTORS")
-    if raw:
-        return [o for o in str(raw).replace(",", " ").split() if o]
-    return profile_origins
+    return list(settings_of(app).frame_ancestors) or profile_origins

@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing_rules.model import ClinicalContext
+from smart_app.config import current_settings
 from smart_app.db import Base
 from smart_app.launches import Launch
 from smart_app.reads import read_launch_context
@@ -70,7 +70,7 @@ def read_fresh(launch: Launch) -> ClinicalContext:
         patient_id=str(launch.context.patient),
         encounter_id=launch.context.encounter,
         fhir_user=launch.context.fhir_user,
-        max_workers=int(current_app.config.get("SMART_EDU_READ_WORKERS", 4)),
+        max_workers=current_settings().read_workers,
     )
     read_at = _now()
     with launch.db.session() as s:

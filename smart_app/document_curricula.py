@@ -6,15 +6,12 @@ shape that replaces it. A malformed file fails loudly at first use rather than s
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-ENV_VAR = "SMART_EDU_CURRICULA"
 
 
 class CurriculaError(ValueError):
@@ -81,9 +78,19 @@ def _load(path: str | None) -> tuple[Curriculum, ...]:
     return parse_curricula(tomllib.loads(raw.decode("utf-8")))
 
 
+_deployment: list[Path | None] = [None]
+
+
+def use_deployment_curricula(path: Path | None) -> None:
+    """The deployment's list (``SMART_EDU_CURRICULA``; ``create_app`` passes it from the settings), or None
+    for the packaged one. Like the rule data, one list per process: the form and the page both read it."""
+    _deployment[0] = path
+
+
 def curricula() -> tuple[Curriculum, ...]:
-    """The deployment's curricula (``SMART_EDU_CURRICULA``) or the packaged list."""
-    return _load(os.environ.get(ENV_VAR) or None)
+    """The deployment's curricula or the packaged list."""
+    path = _deployment[0]
+    return _load(str(path) if path else None)
 
 
 def by_name(name: str | None) -> Curriculum | None:

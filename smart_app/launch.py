@@ -21,6 +21,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from smart_app.config import current_settings
 from smart_app.launches import (
     binding_problem,
     db_of,
@@ -98,7 +99,7 @@ def _start(profile: Profile, launch_param: str | None) -> Response:
                 code_verifier=verifier,
                 redirect_uri=redirect_uri,
                 authorize_url=url,
-                expires_at=utcnow() + timedelta(seconds=int(current_app.config["SMART_EDU_STATE_TTL"])),
+                expires_at=utcnow() + timedelta(seconds=current_settings().state_ttl),
             )
         )
     log.info("launch started: profile=%s type=%s", profile.name, "ehr" if launch_param else "standalone")
@@ -162,7 +163,12 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
     smart = smart_of(current_app)
     endpoints = smart.discovery.endpoints(profile)
     token = oauth.exchange_code(
-        profile, endpoints, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+        profile,
+        endpoints,
+        code=code,
+        redirect_uri=record.redirect_uri,
+        code_verifier=record.code_verifier,
+        timeout=smart.timeout,
     )
     requested = oauth.launch_scopes(profile, ehr_launch=record.launch_type == "ehr")
     granted = check_token_response(token, requested=requested, needed=profile.needed_scopes)
@@ -189,7 +195,7 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
     record.scope = " ".join(granted)
     record.context_json = json.dumps(context.to_dict())
     record.id_token_verified = fhir_user is not None
-    record.expires_at = utcnow() + timedelta(seconds=int(current_app.config["SMART_EDU_LAUNCH_TTL"]))
+    record.expires_at = utcnow() + timedelta(seconds=current_settings().launch_ttl)
     log.info("launch active: profile=%s", profile.name)
     return handle
 
@@ -227,17 +233,17 @@ def _set_binding_cookie(resp: Response, value: str) -> None:
     resp.set_cookie(
         BINDING_COOKIE,
         value,
-        max_age=int(current_app.config["SMART_EDU_LAUNCH_TTL"]),
+        max_age=current_settings().launch_ttl,
         path="/",
-        secure=bool(current_app.config["SMART_EDU_COOKIE_SECURE"]),
+        secure=current_settings().cookie_secure,
         httponly=True,
         samesite="None",
-        partitioned=bool(current_app.config["SMART_EDU_COOKIE_SECURE"]),
+        partitioned=current_settings().cookie_secure,
     )
 
 
 def _base_url() -> str:
-    configured = current_app.config.get("SMART_EDU_BASE_URL")
+    configured = current_settings().base_url
     return str(configured or request.url_root).rstrip("/")
 
 

@@ -21,8 +21,9 @@ from flask import Flask, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
 from smart_app import db_of
+from smart_app.config import settings_of
 from smart_app.db import Database
-from smart_app.fhir_client import FhirClient, FhirUnauthorized
+from smart_app.fhir_client import DEFAULT_TIMEOUT, FhirClient, FhirUnauthorized
 from smart_app.profiles import Profile, ProfileRegistry
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
@@ -63,6 +64,7 @@ class Launch:
     smart: SmartServices
     sealer: TokenSealer
     refresh_margin: float = 60.0
+    fhir_timeout: tuple[float, float] = DEFAULT_TIMEOUT
     _sealed_access: str | None = field(default=None, repr=False)  # as stored: the compare-and-set key
     _access_token: str | None = field(default=None, repr=False)
     _expires_at: datetime | None = field(default=None, repr=False)
@@ -71,12 +73,15 @@ class Launch:
     def fhir_client(self) -> FhirClient:
         """A FHIR client for this launch's server, with bearer token and refresh wired in."""
         if self.profile.auth == "none":
-            return FhirClient(self.profile.iss, extra_headers=dict(self.profile.fhir_headers))
+            return FhirClient(
+                self.profile.iss, extra_headers=dict(self.profile.fhir_headers), timeout=self.fhir_timeout
+            )
         return FhirClient(
             self.profile.iss,
             token_provider=self._token,
             refresher=self.refresh,
             extra_headers=dict(self.profile.fhir_headers),
+            timeout=self.fhir_timeout,
         )
 
     def _token(self) -> str | None:
@@ -99,7 +104,9 @@ class Launch:
                 return False
             try:
                 endpoints = self.smart.discovery.endpoints(self.profile)
-                token = oauth.refresh(self.profile, endpoints, refresh_token=refresh_token)
+                token = oauth.refresh(
+                    self.profile, endpoints, refresh_token=refresh_token, timeout=self.smart.timeout
+                )
             except SmartError as exc:
                 log.warning("token refresh failed for profile %s: %s", self.profile.name, exc.message)
                 return False
@@ -222,7 +229,8 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
             db=db_of(app),
             smart=smart_of(app),
             sealer=sealer,
-            refresh_margin=float(app.config["SMART_EDU_REFRESH_MARGIN"]),
+            refresh_margin=settings_of(app).refresh_margin,
+            fhir_timeout=settings_of(app).fhir_timeout,
             _sealed_access=record.access_token,
             _access_token=access_token,
             _expires_at=record.token_expires_at,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from smart_app.origins import origin_of
+from smart_app.settings import environment_secret
 
 ClientAuth = Literal["none", "client_secret_basic", "private_key_jwt"]
 CLIENT_AUTHS = ("none", "client_secret_basic", "private_key_jwt")
@@ -314,7 +315,7 @@ def _str_list(data: Mapping[str, Any], key: str) -> list[str]:
 def _secret_from_env(profile: str, key: str, var: str | None) -> str:
     if not var:
         raise ProfileError(f"profile {profile!r} names no {key}")
-    value = os.environ.get(var)
+    value = environment_secret(var)
     if not value:
         raise ProfileError(f"profile {profile!r}: environment variable {var} is not set")
     return value

@@ -9,7 +9,6 @@ holds ``fhirAuthorization.access_token`` and patient data.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -20,6 +19,7 @@ from smart_app.cds_hooks.auth import ClientAuthError, Verifier, load_clients
 from smart_app.cds_hooks.hooks import answer
 from smart_app.cds_hooks.reads import DataUnavailable
 from smart_app.cds_hooks.services import BY_ID, discovery_document
+from smart_app.config import current_settings, settings_of
 from smart_app.db import Database
 from smart_app.profiles import ProfileRegistry
 
@@ -35,13 +35,11 @@ CORS_MAX_AGE = "86400"
 def _setup(state: BlueprintSetupState) -> None:
     """Read the CDS settings once per app (flaskr style: nothing at import time)."""
     app = state.app
-    path = app.config.get("SMART_EDU_CDS_CLIENTS") or os.environ.get("SMART_EDU_CDS_CLIENTS")
-    origins = (
-        app.config.get("SMART_EDU_CDS_CORS_ORIGINS") or os.environ.get("SMART_EDU_CDS_CORS_ORIGINS") or "*"
-    )
+    path = settings_of(app).cds_clients
+    origins = settings_of(app).cds_cors_origins
     settings: dict[str, Any] = {
         "verifier": None,
-        "origins": [o for o in str(origins).replace(",", " ").split() if o],
+        "origins": [o for o in origins.replace(",", " ").split() if o],
     }
     if path:
         db = _db(app)
@@ -105,14 +103,14 @@ def _cors(resp: Response, *, preflight: bool) -> Response:
 
 def endpoint_url() -> str:
     """The exact URL of the endpoint called, as the client's JWT ``aud`` must name it."""
-    base = current_app.config.get("SMART_EDU_BASE_URL")
+    base = current_settings().base_url
     if base:
         return str(base).rstrip("/") + request.path
     return request.base_url
 
 
 def app_base_url() -> str:
-    base = current_app.config.get("SMART_EDU_BASE_URL")
+    base = current_settings().base_url
     return str(base).rstrip("/") if base else request.host_url.rstrip("/")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import secrets
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from smart_app import create_app
+from smart_app.settings import provide_secret
 
 LOOPBACK = "127.0.0.1"
 
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
     app_base = wiring.app_base_url(app_listener.port)
 
     secret = secrets.token_urlsafe(32)
-    os.environ[wiring.SECRET_ENV] = secret
+    provide_secret(wiring.SECRET_ENV, secret)
     config = sandbox_config.SandboxConfig(
         base_url=ehr_base,
         database=str(data_dir / "sandbox.sqlite3"),

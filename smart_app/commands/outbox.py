@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 
 from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
+from smart_app.settings import load_settings
 from smart_app.writeback import WriteInProgressError, list_outbox, retry_outbox_entry
 from smart_app.writeback.local_store import app_database_url, open_database, shown_url
 from smart_app.writeback.outbox import OutboxView
 
-TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
-TOKEN_ISSUER_ENV = "SMART_EDU_BEARER_TOKEN_ISSUER"  # noqa: S105
 APP_RETRY_HINT = "the server needs a token: the clinician must retry from the app"
 QUESTION_HINT = "the clinician answers this question on the app's result page; a retry here asks again"
 
@@ -82,8 +80,9 @@ def _retry(db: Database, entry: OutboxView) -> bool:
 
 def client_for(issuer: str) -> FhirClient:
     """A client for the entry's server; the env token only for the issuer it was issued for."""
-    token = os.environ.get(TOKEN_ENV)
-    allowed = (os.environ.get(TOKEN_ISSUER_ENV) or "").rstrip("/")
+    settings = load_settings()
+    token = settings.bearer_token
+    allowed = (settings.bearer_token_issuer or "").rstrip("/")
     if token and allowed and allowed == issuer.rstrip("/"):
         return FhirClient(issuer, token_provider=lambda: token)
     return FhirClient(issuer)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from billing_rules import BadInput, catalogue, evaluate, parse_service_record
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from fhir_mappings.note import generate_note
 from smart_app.fhir_client import FhirClient, FhirError
+from smart_app.settings import Settings, load_settings
 from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, plan_signed_service
 from smart_app.writeback.identifiers import service_record_hash
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from smart_app.reads import LaunchReads
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_SERVER = 0, 1, 2, 3
-TOKEN_ENV = "SMART_EDU_BEARER_TOKEN"  # noqa: S105  (the name of the variable, not a secret)
 
 
 class _Refused(Exception):
@@ -50,10 +49,11 @@ def _run(args: argparse.Namespace) -> int:
     from smart_app.reads import read_launch_context
 
     _check_base(args.fhir_base)
-    token = os.environ.get(TOKEN_ENV) or None
+    settings = load_settings()
+    token = settings.bearer_token
     client = FhirClient(args.fhir_base, token_provider=(lambda: token) if token else None)
     service = _load_service(args.service) if args.service else None
-    config = _config(args.profile, client)
+    config = _config(args.profile, client, settings)
     reads = read_launch_context(client, patient_id=args.patient, encounter_id=args.encounter, fhir_user=None)
     unread = unreadable_anchor(reads, args.patient, args.encounter)
     if unread:
@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     request = signed_request(args.fhir_base, args.patient, args.encounter, record, evaluation, context)
     if not args.write:
         return _preview(client, config, request, out)
-    return _write(client, config, request, out)
+    return _write(client, config, request, out, settings)
 
 
 def _preview(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
@@ -91,11 +91,17 @@ def _preview(client: FhirClient, config: WritebackConfig, request: SignedService
     return EXIT_OK
 
 
-def _write(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
+def _write(
+    client: FhirClient,
+    config: WritebackConfig,
+    request: SignedService,
+    out: dict[str, Any],
+    settings: Settings,
+) -> int:
     from smart_app.writeback import write_signed_service
     from smart_app.writeback.local_store import default_database_url, open_database
 
-    url = default_database_url()
+    url = default_database_url(settings)
     db = open_database(url)
     try:
         result = write_signed_service(db, client, config, request)
@@ -107,18 +113,18 @@ def _write(client: FhirClient, config: WritebackConfig, request: SignedService, 
     print(json.dumps(out, indent=2))
     if result.status == "queued-in-outbox":
         print(
-            f"smart-edu sandbox-test: server error: {result.server_message}{_retry_hint(url)}",
+            f"smart-edu sandbox-test: server error: {result.server_message}{_retry_hint(url, settings)}",
             file=sys.stderr,
         )
         return EXIT_SERVER
     return EXIT_OK
 
 
-def _retry_hint(url: str) -> str:
+def _retry_hint(url: str, settings: Settings) -> str:
     """Where the failed write waits: ``outbox`` reads the app's store, so name this one when it differs."""
     from smart_app.writeback.local_store import shown_url
 
-    if os.environ.get("SMART_EDU_DATABASE_URL"):
+    if settings.database_url:
         return " (it waits in the outbox: smart-edu outbox retry)"
     return (
         f" (it waits in the outbox of {shown_url(url)}: SMART_EDU_DATABASE_URL={url} smart-edu outbox retry)"
@@ -206,14 +212,13 @@ def _load_service(path: str) -> dict[str, Any]:
     return data
 
 
-def _config(profile_name: str | None, client: FhirClient) -> WritebackConfig:
+def _config(profile_name: str | None, client: FhirClient, settings: Settings) -> WritebackConfig:
     if not profile_name:
         return WritebackConfig.from_capabilities(client)
     from smart_app.profiles import ProfileError, load_profiles
-    from smart_app.resources import launch_config_dir
 
     try:
-        profiles = load_profiles(os.environ.get("SMART_EDU_LAUNCH_CONFIG") or launch_config_dir())
+        profiles = load_profiles(settings.launch_config_dir)
     except ProfileError as exc:
         raise _Refused(f"--profile {profile_name}: {exc}") from None
     profile = profiles.by_name(profile_name)

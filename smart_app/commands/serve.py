@@ -8,16 +8,17 @@ so a bad launch profile stops the start with its message instead of crashing eve
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from gunicorn import config as gunicorn_config
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+if TYPE_CHECKING:
+    from smart_app.settings import Settings
 
 HANDLE_IN_PATH = re.compile(r"^/s/[^/]+")
 
@@ -67,20 +68,27 @@ def _no_control_socket() -> dict[str, Any]:
     return {"control_socket_disable": True} if "control_socket_disable" in known else {}
 
 
-def deployment_warnings(environ: Mapping[str, str]) -> list[str]:
+def deployment_warnings(settings: Settings) -> list[str]:
     """Settings a production deployment needs for its security, said at start rather than found later."""
     out = []
-    if not environ.get("SMART_EDU_BASE_URL"):
+    if not settings.base_url:
         out.append("SMART_EDU_BASE_URL is not set: the redirect URI and the CDS JWT audience then follow the "
                    "request's Host header; set the app's public https URL.")  # fmt: skip
-    if not environ.get("SMART_EDU_CDS_CLIENTS"):
+    if not settings.cds_clients:
         out.append("SMART_EDU_CDS_CLIENTS is not set: the CDS Hooks endpoints accept calls without a JWT "
                    "(anyone can post feedback into the audit log); name the CDS clients file.")  # fmt: skip
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    if not os.environ.get("SMART_EDU_SECRET_KEY"):
+    from smart_app.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"smart-edu serve: {exc}", file=sys.stderr)
+        return 2
+    if not settings.secret_key:
         print(
             "smart-edu serve: SMART_EDU_SECRET_KEY is not set. Set it to a long random value "
             '(e.g. python -c "import secrets; print(secrets.token_hex(32))") and start again.',
@@ -95,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         print(f"smart-edu serve: launch profiles: {exc}", file=sys.stderr)
         return 2
-    for warning in deployment_warnings(os.environ):
+    for warning in deployment_warnings(settings):
         print(f"smart-edu serve: warning: {warning}", file=sys.stderr)
     _Gunicorn(app, gunicorn_options(args)).run()
     return 0

@@ -8,16 +8,14 @@ store can be shared with the app.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from smart_app.db import Database
+from smart_app.settings import Settings, load_settings
 
 
-def app_database_url() -> str:
+def app_database_url(settings: Settings | None = None) -> str:
     """The app's store: ``SMART_EDU_DATABASE_URL``, else ``smart_edu.sqlite`` in the instance folder Flask
     gives the ``smart_app`` package (``instance/`` in a checkout), as ``create_app`` computes it."""
-    url = os.environ.get("SMART_EDU_DATABASE_URL")
+    url = (settings or load_settings()).database_url
     if url:
         return url
     from flask import Flask
@@ -34,14 +32,13 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def default_database_url() -> str:
+def default_database_url(settings: Settings | None = None) -> str:
     """``sandbox-test``'s store: ``SMART_EDU_DATABASE_URL``, else
     ``$XDG_DATA_HOME/smart-edu-billing/smart-edu.db``."""
-    url = os.environ.get("SMART_EDU_DATABASE_URL")
-    if url:
-        return url
-    root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    folder = root / "smart-edu-billing"
+    settings = settings or load_settings()
+    if settings.database_url:
+        return settings.database_url
+    folder = settings.user_data_dir / "smart-edu-billing"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'smart-edu.db'}"
 

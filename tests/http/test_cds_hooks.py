@@ -23,8 +23,10 @@ from joserfc.jwk import ECKey
 from fhir_mappings.write import identifier
 from smart_app.cds_hooks import bp, store
 from smart_app.cds_hooks.services import BY_ID
+from smart_app.config import EXTENSION
 from smart_app.db import Database
 from smart_app.profiles import ProfileRegistry, profile_from_mapping
+from smart_app.settings import load_settings
 from smart_app.writeback import audit
 from tests.conftest import load_json
 from tests.unit.test_cds_spec import check_discovery, check_response
@@ -39,7 +41,8 @@ CLIENT_ISS = "https://ehr.test/cds-client"
 def make_app(tmp_path: Path, **config: Any) -> Flask:
     """The blueprint on a bare Flask app with its own store (the same wiring create_app does)."""
     app = Flask(__name__)
-    app.config.update(TESTING=True, SMART_EDU_BASE_URL=BASE, **config)
+    app.config.update(TESTING=True)
+    app.extensions[EXTENSION] = load_settings({"SMART_EDU_BASE_URL": BASE, **config}, environ={})
     db = Database("sqlite://")
     db.create_all()
     app.extensions["smart_edu_db"] = db

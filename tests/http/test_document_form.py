@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from smart_app import document_curricula, document_style
+from smart_app import create_app, document_curricula, document_style
 from smart_app.document_curricula import CurriculaError, parse_curricula
 from smart_app.document_form import fields_from, focus_id, minutes_from_times, record_input
 
@@ -101,8 +101,13 @@ def test_a_deployment_replaces_the_curricula(tmp_path: Path, monkeypatch: pytest
         'topics = ["Inhaler technique"]\ncodes = []\nsource = "Clinic education committee"\n',
         encoding="utf-8",
     )
-    monkeypatch.setenv(document_curricula.ENV_VAR, str(own))
-    assert [c.name for c in document_curricula.curricula()] == ["Our asthma class"]
+    monkeypatch.setenv("SMART_EDU_CURRICULA", str(own))
+    create_app({"SMART_EDU_DATABASE_URL": "sqlite://"})
+    try:
+        assert [c.name for c in document_curricula.curricula()] == ["Our asthma class"]
+    finally:
+        document_curricula.use_deployment_curricula(None)
+    assert "Our asthma class" not in [c.name for c in document_curricula.curricula()]
 
 
 @pytest.mark.parametrize(

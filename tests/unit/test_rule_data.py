@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from billing_rules import RuleDataError, catalogue, default_rules, evaluate, load_rules
-from billing_rules.loader import RULES_DIR_ENV, Entry
+from billing_rules.loader import Entry, use_deployment_rules
 from billing_rules.model import ClinicalContext, Payer, Provider, ServiceRecord
 from billing_rules.schema import TABLES, validate_document
+from smart_app.settings import load_settings, use_rule_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference"
@@ -223,7 +224,7 @@ def test_missing_override_directory_is_an_error(tmp_path: Path) -> None:
         load_rules([tmp_path / "nope"])
 
 
-def test_default_rules_reads_the_environment_directories(
+def test_default_rules_reads_the_deployment_directories_from_the_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "site.toml").write_text(
@@ -231,15 +232,15 @@ def test_default_rules_reads_the_environment_directories(
         'source = "CMS CY2027 therapy thresholds (site update)"\n'
         'source_urls = ["https://www.cms.gov/Medicare/Billing/TherapyServices/Spotlight-Archive.html"]\n'
     )
-    monkeypatch.setenv(RULES_DIR_ENV, str(tmp_path))
-    default_rules.cache_clear()
+    monkeypatch.setenv("SMART_EDU_RULES_DIR", str(tmp_path))
     try:
+        use_rule_settings(load_settings())
         rules = default_rules()
         assert any(e["amount"] == 2600 for e in rules.entries("kx_threshold"))
         assert str(tmp_path / "site.toml") in rules.files
     finally:
-        monkeypatch.delenv(RULES_DIR_ENV)
-        default_rules.cache_clear()
+        use_deployment_rules()
+    assert str(tmp_path / "site.toml") not in default_rules().files
 
 
 def test_a_named_payer_policy_applies_only_to_that_payer(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from gunicorn.config import Config
 from smart_app import create_app
 from smart_app.commands.serve import RedactingLogger, deployment_warnings
 from smart_app.security import framing_sources
+from smart_app.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,8 @@ def test_the_access_log_shows_no_launch_handle_nor_query() -> None:
 
 
 def test_serve_warns_about_an_open_cds_endpoint_and_a_host_derived_base_url() -> None:
-    warnings = deployment_warnings({})
+    warnings = deployment_warnings(load_settings(environ={}))
     assert any("SMART_EDU_BASE_URL" in w for w in warnings)
     assert any("SMART_EDU_CDS_CLIENTS" in w for w in warnings)
     configured = {"SMART_EDU_BASE_URL": "https://app.example.org", "SMART_EDU_CDS_CLIENTS": "cds.toml"}
-    assert deployment_warnings(configured) == []
+    assert deployment_warnings(load_settings(environ=configured)) == []
