@@ -9,13 +9,14 @@ failure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
 from smart_app import document_context, document_note, drafts
+from smart_app.config import current_settings
 from smart_app.db import Database
 from smart_app.document_api import draft_key
 from smart_app.document_eval import Check, check, code_choices
@@ -166,6 +167,9 @@ def sign(handle: str) -> Response | tuple[str, int]:
     except FhirUnauthorized:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": "session ended before writing"})
         raise
+    except WriteInProgressError:  # another process holds this write (it took this stalled one over)
+        drafts.finish(db, draft.id, drafts.OPEN, {"error": drafts.STILL_WRITING})
+        return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
     except (FhirError, ValueError) as exc:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": str(exc)})
         message = getattr(exc, "message", None) or str(exc)
@@ -221,7 +225,15 @@ def _write(
         code_text={result.code: choice.paraphrase} if choice else {},
         acknowledgements=tuple(acks),
     )
-    return write_signed_service(db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed)
+    lease = write_lease()
+    return write_signed_service(
+        db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed, lease=lease
+    )
+
+
+def write_lease() -> timedelta:
+    """The deployment's write lease (SMART_EDU_WRITE_LEASE)."""
+    return timedelta(seconds=current_settings().write_lease)
 
 
 @bp.get("/result/<draft_id>")
@@ -250,9 +262,11 @@ def retry(handle: str, draft_id: str) -> Response:
     if draft.status == drafts.QUEUED and outbox_id:
         decision = _decision(draft)
         try:
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), decision=decision)
+            outcome = retry_outbox_entry(
+                db, launch.fhir_client(), str(outbox_id), decision=decision, lease=write_lease()
+            )
         except ValueError:  # the charge named is no longer on the encounter: ask again with what is there now
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), lease=write_lease())
         except WriteInProgressError:  # another click is still sending it: its result shows on the page
             return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())

@@ -28,10 +28,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from smart_app.db import Base, Database
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
-# Longer than a write can hold its job (the write-back lease, 120 s, plus a waiting double submit, 60 s).
+# Longer than a crashed write holds its job (the write-back lease, 120 s, plus a waiting double submit, 60 s);
+# a live write renews its lease, so re-signing a reopened draft meets it at the job claim and never writes.
 STALE_SIGNING = timedelta(minutes=5)
 # How long a second signer waits for the first one's result before it shows the (refreshing) "writing" page.
 SIGN_WAIT = 30.0
+STILL_WRITING = (
+    "Another process is still writing this service to the EHR. Sign again in a minute: you will see what it "
+    "wrote; nothing is written twice."
+)
 INTERRUPTED = (
     "Writing was interrupted. Sign again: what already reached the EHR is found, never written twice."
 )
