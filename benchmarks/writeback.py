@@ -32,10 +32,9 @@ from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
 from smart_app import capabilities
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
 from smart_app.writeback import SignedService, WritebackConfig, write_signed_service
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 
 BILL_CODES = "https://fhir.example.org/tenant/CodeSystem/BillCodes-CPT"
 CASES = {  # "operation" runs on its own Oracle-mode sandbox, the others share the default one

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Flask and SQLAlchemy load inside the functions: `smart-edu check` must start fast
     from flask import Flask
 
-    from smart_app.db import Database
+    from smart_app.store import Database
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,12 +20,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from smart_app import config, document, launch, launches, security
-    from smart_app.db import Database
     from smart_app.document_curricula import use_deployment_curricula
     from smart_app.profiles import load_profiles
     from smart_app.resources import static_dir, templates_dir
     from smart_app.settings import use_rule_settings
     from smart_app.smart.services import SmartServices
+    from smart_app.store import Database
 
     app = Flask(
         __name__,
@@ -61,7 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def db_of(app: Flask) -> Database:
     """The app's Database (``app.extensions["smart_edu_db"]``)."""
-    from smart_app.db import Database
+    from smart_app.store import Database
 
     db = app.extensions["smart_edu_db"]
     assert isinstance(db, Database)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -79,7 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("text", "csv", "json"), default="text", help="json = JSON lines")
     audit.add_argument("--feedback", action="store_true", help="the per-service CDS card feedback summary")
     audit.set_defaults(module="smart_app.commands.audit")
+
+    rules = sub.add_parser(
+        "rules", help="the rule data's periods: what is in force, what expires, what is missing"
+    )
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rules_status = rules_sub.add_parser(
+        "status",
+        help="code sets, fee-schedule years, telehealth windows, thresholds: in force, expiring, missing",
+        epilog="exit 0; 1 something in force on the date has no data; 2 bad input",
+    )
+    rules_status.add_argument("--as-of", default=None, help="as of this date (YYYY-MM-DD; default today)")
+    rules_status.add_argument("--format", choices=("text", "json"), default="text")
+    rules_status.set_defaults(module="smart_app.commands.rules")
     return parser
+
+
+EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a command stopped by SIGPIPE (`... | head`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +109,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smart-edu {args.command}: {exc}", file=sys.stderr)
         return 2
     module = importlib.import_module(args.module)
-    return int(module.run(args) or 0)
+    try:
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    return code
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``smart-edu audit | head``): stop quietly, as ``cat`` does, with no traceback.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise the same error again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,14 +14,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from billing_rules.model import ClinicalContext
 from smart_app.config import current_settings
-from smart_app.db import Base
 from smart_app.launches import Launch
 from smart_app.reads import read_launch_context
+from smart_app.store import LaunchContextRow
 
 MEMORY_SLOTS = 256
 _lock = threading.Lock()
@@ -30,15 +29,6 @@ _memory: OrderedDict[str, tuple[datetime, ClinicalContext]] = OrderedDict()
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class LaunchContextRow(Base):
-    __tablename__ = "poc_launch_context"
-
-    handle: Mapped[str] = mapped_column(String(128), primary_key=True)
-    resources_json: Mapped[str] = mapped_column(Text)
-    read_notes_json: Mapped[str] = mapped_column(Text, default="[]")
-    read_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 def _remember(handle: str, read_at: datetime, context: ClinicalContext) -> None:

@@ -19,10 +19,10 @@ from billing_rules import icd10
 from billing_rules.model import ClinicalContext
 from fhir_mappings.note import generate_note
 from smart_app import drafts
-from smart_app.db import Database
 from smart_app.document_eval import Check, code_choices
 from smart_app.document_form import TIME_RE
 from smart_app.document_page import linkable_diagnoses
+from smart_app.store import Database
 
 
 @dataclass(frozen=True)

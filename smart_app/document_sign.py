@@ -17,12 +17,12 @@ from werkzeug.wrappers import Response
 from billing_rules.model import ClinicalContext, Finding
 from smart_app import document_context, document_note, drafts
 from smart_app.config import current_settings
-from smart_app.db import Database
 from smart_app.document_api import draft_key
 from smart_app.document_eval import Check, check, code_choices
 from smart_app.document_form import focus_id
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.store import Database
 from smart_app.writeback import (
     Acknowledgement,
     ChargeDecision,

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String, Text, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from smart_app.db import Base, Database
+from smart_app.store import Database, DraftRow
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
 # Longer than a crashed write holds its job (the write-back lease, 120 s, plus a waiting double submit, 60 s);
@@ -44,38 +43,6 @@ INTERRUPTED = (
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class DraftRow(Base):
-    __tablename__ = "poc_drafts"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    issuer: Mapped[str] = mapped_column(String(500))
-    patient_id: Mapped[str] = mapped_column(String(200))
-    encounter_id: Mapped[str] = mapped_column(String(200))  # "" when the launch had no encounter
-    clinician: Mapped[str] = mapped_column(String(500))  # fhirUser reference, "" when unknown
-    status: Mapped[str] = mapped_column(String(16), default=OPEN)
-    fields_json: Mapped[str] = mapped_column(Text, default="{}")
-    note_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see document_note
-    launch_handle: Mapped[str] = mapped_column(String(128), default="")
-    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-
-    __table_args__ = (
-        Index("ix_poc_drafts_key", "issuer", "patient_id", "encounter_id", "clinician"),
-        Index(
-            "ux_poc_drafts_one_open",
-            "issuer",
-            "patient_id",
-            "encounter_id",
-            "clinician",
-            unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
-        ),
-    )
 
 
 @dataclass(frozen=True)

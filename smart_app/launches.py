@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response
 
 from smart_app import db_of
 from smart_app.config import settings_of
-from smart_app.db import Database
 from smart_app.fhir_client import DEFAULT_TIMEOUT, FhirClient, FhirUnauthorized
 from smart_app.profiles import Profile, ProfileRegistry
 from smart_app.security import BINDING_COOKIE
@@ -30,7 +29,15 @@ from smart_app.smart import oauth
 from smart_app.smart.app_context import stored_app_context
 from smart_app.smart.errors import SmartError
 from smart_app.smart.services import SmartServices
-from smart_app.store import LaunchRecord, TokenSealer, binding_hash, find_by_handle, swap_tokens, utcnow
+from smart_app.store import (
+    Database,
+    LaunchRecord,
+    TokenSealer,
+    binding_hash,
+    find_by_handle,
+    swap_tokens,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])

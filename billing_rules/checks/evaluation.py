@@ -1,4 +1,4 @@
-"""PT evaluation level (97161-97163): eval.components-missing, eval.level-unsupported.
+"""PT evaluation level (97161-97163): eval.components-missing, eval.level-unsupported, eval.level-higher.
 
 The lowest-scoring component caps the level (billing-rules.md §4): personal factors 0 / 1-2 / 3+, body systems
 1-2 / 3 / 4+, presentation stable / evolving / unstable, decision complexity low / moderate / high.
@@ -12,6 +12,13 @@ from billing_rules.policy import Policy
 LEVELS = ("low", "moderate", "high")
 CODE_FOR = {"low": "97161", "moderate": "97162", "high": "97163"}
 PRESENTATION = {"stable": 0, "evolving": 1, "unstable": 2}
+# The components in the clinician's words (the finding names them, never the field names).
+COMPONENT_WORDS = {
+    "personal_factors": "personal factors and comorbidities",
+    "body_systems": "body systems examined",
+    "presentation": "clinical presentation",
+    "decision_complexity": "clinical decision making",
+}
 
 
 def supported_level(ev: EvaluationComponents) -> str:
@@ -29,11 +36,12 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     if level is None:
         return []
     ev = record.evaluation or EvaluationComponents()
-    names = ("personal_factors", "body_systems", "presentation", "decision_complexity")
-    missing = [name for name in names if getattr(ev, name) is None]
+    missing = [words for name, words in COMPONENT_WORDS.items() if getattr(ev, name) is None]
     if missing:
         return [policy.finding("eval.components-missing", missing=", ".join(missing))]
     supported = supported_level(ev)
-    if LEVELS.index(supported) < LEVELS.index(level):
-        return [policy.finding("eval.level-unsupported", supported=supported, suggested=CODE_FOR[supported])]
-    return []
+    rank, billed = LEVELS.index(supported), LEVELS.index(level)
+    if rank == billed:
+        return []
+    rule = "eval.level-unsupported" if rank < billed else "eval.level-higher"
+    return [policy.finding(rule, supported=supported, suggested=CODE_FOR[supported])]

@@ -128,6 +128,8 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
         out += _discipline(policy)
     out += _assistant(record, policy)
     out += _kx(record, policy)
-    if policy.payer.get("plan_of_care") and record.plan_of_care_certified is not True:
+    # An initial evaluation creates the plan of care, so it is never "without a certified plan".
+    initial = policy.code.get("eval_level") is not None
+    if policy.payer.get("plan_of_care") and record.plan_of_care_certified is not True and not initial:
         out.append(policy.finding("poc.uncertified"))
     return out

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from smart_app.cds_hooks.tables import CdsCardIssued, CdsFeedback, CdsJwtSeen
-from smart_app.db import Database
-from smart_app.writeback.tables import AuditRow
+from smart_app.store import Database
+from smart_app.store.cds import CdsCardIssued, CdsFeedback, CdsJwtSeen
+from smart_app.store.writeback import AuditRow
 
 OUTCOMES = ("accepted", "overridden")
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from smart_app.db import Database
+from smart_app.store import Database
+from smart_app.store.writeback import AuditRow
 from smart_app.writeback.local_store import app_database_url, open_database, shown_url
-from smart_app.writeback.tables import AuditRow
 
 PROG = "smart-edu audit"
 # Actions the app writes today; an --action that is neither one of these nor in the store is a typo.

@@ -12,12 +12,13 @@ import json
 import re
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from billing_rules import BadInput, evaluate, parse_service_record
 from billing_rules.model import ClinicalContext, Evaluation, Finding
 from fhir_mappings.read import context_from_bundle, resources_from_bundle
+from smart_app import bounded_json
+from smart_app.bounded_json import JsonInputError
 
 EXIT_BILLABLE, EXIT_BLOCKED, EXIT_BAD_INPUT = 0, 1, 2
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,16 +34,11 @@ def _refuse(option: str, value: str, message: str, field: str | None = None) -> 
 
 
 def _load_json(option: str, path: str) -> Any:
+    """A regular file only, read with a byte cap and parsed with a depth limit (``bounded_json``)."""
     try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _refuse(option, path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _refuse(option, path, f"cannot read the file ({type(exc).__name__})") from None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise _refuse(option, path, f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        return bounded_json.load_file(path)
+    except JsonInputError as exc:
+        raise _refuse(option, path, exc.message) from None
 
 
 def _bundle(path: str) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import sys
 from dataclasses import asdict
 from datetime import timedelta
 
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
 from smart_app.settings import load_settings
+from smart_app.store import Database
 from smart_app.writeback import WriteInProgressError, list_outbox, retry_outbox_entry
 from smart_app.writeback.local_store import app_database_url, open_database, shown_url
 from smart_app.writeback.outbox import OutboxView

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from smart_app.db import Database
+from smart_app.store import Database
+from smart_app.store.writeback import AuditRow
 from smart_app.writeback.plan import WritePlan
-from smart_app.writeback.tables import AuditRow
 
 
 def record(

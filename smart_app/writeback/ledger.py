@@ -26,8 +26,8 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from smart_app.db import Database
-from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
+from smart_app.store import Database
+from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
 
 LEASE = timedelta(seconds=120)  # the default; SMART_EDU_WRITE_LEASE sets it for a deployment
 StepState = Literal["sending", "unknown", "failed", "done"]

@@ -8,8 +8,8 @@ store can be shared with the app.
 
 from __future__ import annotations
 
-from smart_app.db import Database
 from smart_app.settings import Settings, load_settings
+from smart_app.store import Database
 
 
 def app_database_url(settings: Settings | None = None) -> str:

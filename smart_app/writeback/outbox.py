@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from smart_app.db import Database
 from smart_app.fhir_client import FhirError
+from smart_app.store import Database
+from smart_app.store.writeback import OutboxEntry
 from smart_app.writeback.plan import WritePlan
-from smart_app.writeback.tables import OutboxEntry
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from smart_app import capabilities
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirPreconditionFailed, FhirTransportError
+from smart_app.store import Database
 from smart_app.writeback import audit, ledger, oracle, outbox
 from smart_app.writeback.config import (
     WritebackConfig,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhir_mappings.write import transaction_entry
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient, FhirError, FhirResponse, FhirTransportError
+from smart_app.store import Database
 from smart_app.writeback import ledger, oracle
 from smart_app.writeback.lookup import find_existing
 from smart_app.writeback.plan import PlannedResource, WritePlan

@@ -27,10 +27,10 @@ from sandbox_ehr.app import SandboxState, create_sandbox_app
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
+from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
 from smart_app.writeback import WritebackConfig, WriteResult, write_signed_service
-from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
 from tests.unit.test_write_factories import record, signed
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +42,7 @@ WRITER = textwrap.dedent(
     """
     import json, sys
     from datetime import timedelta
-    from smart_app.db import Database
+    from smart_app.store import Database
     from smart_app.fhir_client import FhirClient
     from smart_app.writeback import WritebackConfig, write_signed_service
     from tests.e2e.test_write_lease import service

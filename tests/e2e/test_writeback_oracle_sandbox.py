@@ -15,8 +15,8 @@ from sandbox_ehr.app import SandboxState, create_sandbox_app
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
 from smart_app.writeback import (
     ChargeDecision,
     SignedService,
@@ -24,7 +24,6 @@ from smart_app.writeback import (
     retry_outbox_entry,
     write_signed_service,
 )
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 from tests.unit.test_write_factories import signed
 
 pytestmark = pytest.mark.e2e

@@ -22,10 +22,10 @@ from sandbox_ehr.app import SandboxState, create_sandbox_app
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
+from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
 from smart_app.writeback import WritebackConfig, write_signed_service
-from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
 from tests.unit.test_write_factories import record, signed
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ WORKER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from smart_app.db import Database
+    from smart_app.store import Database
     from smart_app.fhir_client import FhirClient
     from smart_app.writeback import WritebackConfig, write_signed_service
     from tests.unit.test_write_factories import record, signed

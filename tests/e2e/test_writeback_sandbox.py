@@ -16,11 +16,10 @@ from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
 from smart_app.cli import main
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
 from smart_app.reads import forget_capabilities
+from smart_app.store import Base, Database
 from smart_app.writeback import SignedService, WritebackConfig, retry_outbox_entry, write_signed_service
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 from tests.unit.test_write_factories import record, signed
 
 pytestmark = pytest.mark.e2e

@@ -21,12 +21,12 @@ from sqlalchemy import update
 from billing_rules.model import Finding
 from smart_app import create_app
 from smart_app.cli import main
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
 from smart_app.launches import db_of
+from smart_app.store import Database
+from smart_app.store.writeback import AuditRow
 from smart_app.writeback import Acknowledgement, WritebackConfig, write_signed_service
 from smart_app.writeback.local_store import open_database
-from smart_app.writeback.tables import AuditRow
 from tests.http.test_cds_hooks import DM, call, hook_request, make_app, only_card, seeded_prefetch
 from tests.http.test_writeback_fake import BASE, FakeFhir, hapi_caps
 from tests.unit.test_write_factories import evaluation, line, signed

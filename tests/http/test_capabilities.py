@@ -11,9 +11,9 @@ import responses
 
 from smart_app import capabilities
 from smart_app.cds_hooks.reads import gather
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
 from smart_app.reads import read_launch_context
+from smart_app.store import Database
 from smart_app.writeback import WritebackConfig, write_signed_service
 from smart_app.writeback.config import choose_strategy, server_takes_provenance
 from tests.http.test_writeback_fake import BASE, FakeFhir, hapi_caps, oracle_caps

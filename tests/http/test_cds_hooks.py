@@ -24,9 +24,9 @@ from fhir_mappings.write import identifier
 from smart_app.cds_hooks import bp, store
 from smart_app.cds_hooks.services import BY_ID
 from smart_app.config import EXTENSION
-from smart_app.db import Database
 from smart_app.profiles import ProfileRegistry, profile_from_mapping
 from smart_app.settings import load_settings
+from smart_app.store import Database
 from smart_app.writeback import audit
 from tests.conftest import load_json
 from tests.unit.test_cds_spec import check_discovery, check_response

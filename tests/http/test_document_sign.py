@@ -121,9 +121,9 @@ def test_a_second_claim_on_the_same_draft_is_refused(app: Flask) -> None:
 def test_warnings_need_an_acknowledgement_with_a_reason_kept_in_the_audit_log(app: Flask, rsps: Any) -> None:
     ehr = FakeEhr(commercial_diabetes())
     client, handle = launched(app, rsps, ehr)
-    documented(client, handle)
+    documented(client, handle, {**SESSION, "dx": "Z71.3"})  # a Z code alone: dx.not-supporting (warn)
     html = review(client, handle)
-    assert 'name="rule_0"' in html, "the 2026-11 service should carry at least one warning"
+    assert 'name="rule_0"' in html, "the service should carry at least one warning"
     refused = client.post(f"/s/{handle}/sign", data=sign_form(html, acknowledge=False))
     assert refused.status_code == 422 and "give a reason" in refused.get_data(as_text=True)
     assert ehr.count("ChargeItem") == 0
@@ -250,7 +250,7 @@ def test_session_ending_at_signing_keeps_the_write_in_the_outbox_for_after_a_rel
 
 
 def test_drafts_survive_an_app_restart(tmp_path: Path) -> None:
-    from smart_app.db import Database
+    from smart_app.store import Database
 
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     key = drafts.DraftKey("https://ehr.test/fhir", "pat-1", "enc-1", "Practitioner/p1")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from smart_app import document_context, drafts
 from smart_app.launches import db_of
+from smart_app.store import DraftRow
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.test_document_sign import documented, review, sign_form
 
@@ -29,7 +30,7 @@ def app(tmp_path: Path) -> Flask:
 
 def draft_count(app: Flask) -> int:
     with db_of(app).session() as s:
-        return int(s.scalar(select(func.count()).select_from(drafts.DraftRow)) or 0)
+        return int(s.scalar(select(func.count()).select_from(DraftRow)) or 0)
 
 
 def test_saving_into_a_claimed_draft_saves_nothing_and_creates_no_draft(app: Flask) -> None:

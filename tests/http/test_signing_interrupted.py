@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from smart_app import document_context, drafts
 from smart_app.launches import db_of
-from smart_app.writeback.tables import WriteJob
+from smart_app.store.writeback import WriteJob
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.test_document_sign import documented, review, sign_form
 

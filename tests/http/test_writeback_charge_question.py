@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from smart_app.db import Database
+from smart_app.store import Database
 from smart_app.writeback import ChargeDecision, list_outbox, pending_for_draft, retry_outbox_entry
 from smart_app.writeback import write_signed_service as write
 from tests.http.test_writeback_fake import FakeFhir, oracle_caps

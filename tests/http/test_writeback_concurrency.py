@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
+from smart_app.store.writeback import utcnow
 from smart_app.writeback import (
     WritebackConfig,
     WriteResult,
@@ -19,9 +20,7 @@ from smart_app.writeback import (
     ledger,
     write_signed_service,
 )
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 from smart_app.writeback.lookup import carries
-from smart_app.writeback.tables import utcnow
 from tests.http.test_writeback_fake import BASE, FakeFhir, hapi_caps
 from tests.unit.test_write_factories import signed
 

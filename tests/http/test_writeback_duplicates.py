@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smart_app.db import Database
+from smart_app.store import Database
 from smart_app.writeback import WritebackConfig, build_plan, retry_outbox_entry, write_signed_service
 from smart_app.writeback.lookup import DUPLICATES
 from tests.http.test_writeback_fake import FakeFhir, hapi_caps

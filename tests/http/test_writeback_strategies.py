@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from billing_rules.model import Finding
-from smart_app.db import Base, Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Base, Database
 from smart_app.writeback import (
     Acknowledgement,
     BlockedChargeError,
@@ -26,7 +26,6 @@ from smart_app.writeback import (
     retry_outbox_entry,
     write_signed_service,
 )
-from smart_app.writeback import tables as _tables  # noqa: F401  (declares the tables)
 from tests.conftest import load_json
 from tests.http.test_writeback_fake import BASE, FakeFhir, epic_caps, hapi_caps, oracle_caps
 from tests.unit.test_write_factories import evaluation, line, signed

@@ -11,8 +11,8 @@ import pytest
 import requests
 import responses
 
-from smart_app.db import Database
 from smart_app.fhir_client import FhirClient
+from smart_app.store import Database
 from smart_app.writeback import (
     WritebackConfig,
     list_outbox,

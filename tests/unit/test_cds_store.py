@@ -8,7 +8,7 @@ import pytest
 
 from smart_app.cds_hooks import store
 from smart_app.cds_hooks.store import BadFeedback, IssuedCard
-from smart_app.db import Database
+from smart_app.store import Database
 from smart_app.writeback import audit
 
 REQUEST = {

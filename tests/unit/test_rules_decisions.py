@@ -190,10 +190,16 @@ def test_kx_threshold_by_year(day: str, ytd: float, kx: bool) -> None:
     assert ("KX" in ev.charge_lines[0].modifiers) is kx
 
 
-def test_kx_in_an_unknown_year_uses_the_newest_and_says_so() -> None:
-    ev = run(therapy(service_date="2027-03-01", therapy_ytd_allowed=2500))
+def test_kx_in_a_year_beyond_the_data_uses_the_newest_and_says_so() -> None:
+    ev = run(therapy(service_date="2028-03-01", therapy_ytd_allowed=2500))
     assert "KX" in ev.charge_lines[0].modifiers
     assert any("KX threshold" in f.message for f in by_rule(ev, "rules.out-of-period"))
+
+
+def test_kx_in_a_year_searched_and_not_found_is_not_checked() -> None:
+    ev = run(therapy(service_date="2027-03-01", therapy_ytd_allowed=2500))
+    assert "KX" not in ev.charge_lines[0].modifiers
+    assert any("not checked for 2027" in f.message for f in by_rule(ev, "rules.out-of-period"))
 
 
 def test_targeted_review_note_above_3000() -> None:
@@ -231,10 +237,15 @@ def test_codes_that_did_not_exist_yet_are_not_evaluated() -> None:
 # --- ICD-10-CM for dates outside the bundled FY2026 code set ---------------------------------------------
 
 
-def test_fy2027_dates_are_validated_against_fy2026_with_a_warning() -> None:
-    ev = run(education(service_date="2026-11-27", diagnoses=["M54.5"]))
+def test_fy2027_dates_outside_the_loaded_categories_use_fy2026_with_a_warning() -> None:
+    ev = run(education(service_date="2026-11-27", diagnoses=["G89.29"]))
     (period,) = by_rule(ev, "rules.out-of-period")
-    assert period.severity == "warn" and "FY2026" in period.message
+    assert period.severity == "warn" and "FY2026" in period.message and "FY2027" in period.message
+
+
+def test_fy2027_dates_in_the_loaded_categories_are_checked_against_fy2027() -> None:
+    ev = run(education(service_date="2026-11-27", diagnoses=["M54.5"]))
+    assert "rules.out-of-period" not in rules_of(ev)
     assert "dx.not-billable" in rules_of(ev)
 
 
@@ -430,3 +441,32 @@ def test_cms_units_going_to_the_longer_service_are_explained() -> None:
     ev = run(therapy(minutes=5, other_timed_minutes={"97112": 10}))
     (finding,) = by_rule(ev, "time.below-minimum")
     assert "go to the timed services with more minutes" in finding.message
+
+
+def test_eval_level_suggests_a_higher_supported_code_in_words() -> None:
+    full = {
+        "personal_factors": 3,
+        "body_systems": 4,
+        "presentation": "unstable",
+        "decision_complexity": "high",
+    }
+    ev = run(therapy(code="97161", evaluation=full))
+    (finding,) = by_rule(ev, "eval.level-higher")
+    assert "high complexity (97163)" in finding.message and "97163" in finding.prompt
+    assert ev.billable and not by_rule(ev, "eval.level-unsupported")
+
+
+def test_missing_evaluation_components_are_named_in_words() -> None:
+    (finding,) = by_rule(
+        run(therapy(code="97162", evaluation={"presentation": "stable"})), "eval.components-missing"
+    )
+    assert (
+        "personal factors and comorbidities, body systems examined, clinical decision making"
+        in finding.message
+    )
+    assert "_" not in finding.message
+
+
+def test_no_plan_of_care_warning_on_an_initial_evaluation() -> None:
+    assert not by_rule(run(therapy(code="97161", plan_of_care_certified=False)), "poc.uncertified")
+    assert by_rule(run(therapy(code="97164", plan_of_care_certified=False)), "poc.uncertified")

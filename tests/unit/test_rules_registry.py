@@ -179,6 +179,10 @@ CASES: dict[str, tuple[Case, Case]] = {
         therapy(code="97163", evaluation={**FULL_EVAL, "presentation": "evolving"}),
         therapy(code="97163", evaluation=FULL_EVAL),
     ),
+    "eval.level-higher": (
+        therapy(code="97161", evaluation=FULL_EVAL),
+        therapy(code="97161", evaluation={**FULL_EVAL, "personal_factors": 0}),
+    ),
     "consent.missing": (caregiver(consent_documented=None), caregiver()),
     "rtm.days": (
         therapy(code="98977", rtm={"days_of_data": 10}),

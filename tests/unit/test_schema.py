@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from smart_app import drafts, schema
-from smart_app.db import Base, Database
+from smart_app import drafts
+from smart_app.store import Base, Database, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +28,6 @@ def test_an_empty_store_is_migrated_to_head_and_matches_the_models(tmp_path: Pat
 def test_a_store_of_an_earlier_version_is_upgraded_in_place_and_keeps_its_drafts(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = Database(url)
-    from smart_app import tables  # noqa: F401
-
     Base.metadata.create_all(old.engine)  # how versions before the migrations made the store
     with old.engine.begin() as conn:  # ... before poc_drafts.note_basis and the outbox existed
         conn.execute(text("DROP TABLE writeback_outbox"))
@@ -63,7 +61,7 @@ def test_two_workers_starting_together_both_get_a_migrated_store(tmp_path: Path)
     go = tmp_path / "go"
     script = (
         "import sys, time, pathlib\n"
-        "from smart_app.db import Database\n"
+        "from smart_app.store import Database\n"
         "db = Database(sys.argv[1])\n"
         "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.005)\n"
         "db.create_all()\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from smart_app.db import Base, Database
+from smart_app.store import Base, Database
+from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
 from smart_app.writeback import ledger
-from smart_app.writeback.tables import LedgerStep, WriteJob, utcnow
 
 KEY = "job-lease"
 

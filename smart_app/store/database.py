@@ -1,8 +1,7 @@
-"""The app's store: one SQLAlchemy engine per app, tables declared on one ``Base``.
+"""The database handle: one SQLAlchemy engine per app, every table declared on one ``Base`` (this package).
 
-SQLite by default (a file in the instance folder), PostgreSQL or any other database by URL. Modules that own
-tables (launch records, drafts, ledger, outbox, audit) declare them on ``Base``; ``Database.create_all`` runs
-the migrations (``smart_app/migrations``) that make and upgrade them.
+SQLite by default (a file in the instance folder), PostgreSQL or any other database by URL.
+``Database.create_all`` runs the migrations (``store/migrations``) that make and upgrade the tables.
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ class Database:
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        """Bring the store to the newest schema with the Alembic migrations (``smart_app.schema``): an empty
+        """Bring the store to the newest schema with the Alembic migrations (``store.schema``): an empty
         store is created, one made by an earlier version is upgraded in place and keeps every row."""
-        from smart_app import schema
+        from smart_app.store import schema
 
         schema.upgrade(self.engine)
 

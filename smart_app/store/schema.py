@@ -70,8 +70,7 @@ def _upgrade(engine: Engine) -> None:
 
 def differences(engine: Engine) -> list[object]:
     """What the models declare that the database lacks (or has differently): [] when they agree."""
-    from smart_app import tables  # noqa: F401
-    from smart_app.db import Base
+    from smart_app.store import Base
 
     with engine.connect() as conn:
         return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smart_app.db import Base
+from smart_app.store.database import Base
 
 
 def utcnow() -> datetime:

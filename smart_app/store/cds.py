@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smart_app.db import Base
+from smart_app.store.database import Base
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,256 @@
+"""A visit: several services documented together, one signature (DESIGN.md §4 "Visit record").
+
+``evaluate_visit`` reuses the single-service engine: each service is evaluated on its own, with the visit's
+other services as its same-day codes, so the visit's timed services form the CMS total-minutes pool by
+themselves and NCCI pairs are checked between them. What concerns the visit as a whole (the date, the payer,
+the diagnoses, the plan of care, the therapy modifier, the edit tables...) is said once, with ``code`` null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any
+
+from billing_rules.engine import evaluate
+from billing_rules.loader import RuleSet, default_rules
+from billing_rules.model import (
+    SEVERITY_ORDER,
+    ChargeLine,
+    ClinicalContext,
+    Estimate,
+    Evaluation,
+    Finding,
+    ServiceRecord,
+)
+
+# Rules about what the services share; each is said once for the visit when several services raise it.
+VISIT_SCOPE = frozenset(
+    {
+        "date.assumed",
+        "rules.out-of-period",
+        "ncci.not-checked",
+        "payer.unknown",
+        "provider.unknown",
+        "patient.deceased",
+        "dx.missing",
+        "dx.invalid",
+        "dx.not-billable",
+        "dx.pointer-limit",
+        "dx.needs-icd10",
+        "dx.not-supporting",
+        "poc.uncertified",
+        "kx.threshold",
+        "modifier.therapy",
+        "telehealth.place-of-service",
+        "estimate.not-loaded",
+    }
+)
+_HOLE = "\x00"
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """The services of one visit, each carrying the visit-level values it did not set itself."""
+
+    services: tuple[ServiceRecord, ...]
+
+    def __post_init__(self) -> None:
+        if not self.services:
+            raise ValueError("a visit needs at least one service")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.services)
+
+    @property
+    def service_date(self) -> date | None:
+        return next((s.service_date for s in self.services if s.service_date), None)
+
+
+@dataclass(frozen=True)
+class VisitFinding(Finding):
+    """A Finding of a visit: ``code`` names the service it concerns, None for the visit as a whole."""
+
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "source_urls": list(self.source_urls)}
+
+
+@dataclass(frozen=True)
+class VisitEvaluation:
+    """The Evaluation fields for the whole visit, plus one Evaluation per service in the given order."""
+
+    billable: bool
+    charge_lines: tuple[ChargeLine, ...]
+    findings: tuple[VisitFinding, ...]
+    estimate: Estimate | None
+    rules_version: str
+    services: tuple[Evaluation, ...]
+    codes: tuple[str, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity == "block" for f in self.findings)
+
+    def findings_by_severity(self) -> dict[str, list[VisitFinding]]:
+        out: dict[str, list[VisitFinding]] = {"block": [], "warn": [], "info": []}
+        for f in self.findings:
+            out[f.severity].append(f)
+        return out
+
+    def findings_for(self, code: str | None) -> list[VisitFinding]:
+        """What concerns one service (``None``: the visit as a whole)."""
+        return [f for f in self.findings if f.code == code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "billable": self.billable,
+            "charge_lines": [c.to_dict() for c in self.charge_lines],
+            "findings": [f.to_dict() for f in self.findings],
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "rules_version": self.rules_version,
+            "services": [{"code": c, **e.to_dict()} for c, e in zip(self.codes, self.services, strict=True)],
+        }
+
+
+def service_records(visit: VisitRecord) -> tuple[ServiceRecord, ...]:
+    """Each service with the visit's other services as its same-day codes (the CMS pool and NCCI pairs).
+
+    Every other code enters with its minutes (0 when none): the engine's pool keeps only 15-minute timed
+    codes, so an evaluation's minutes never count toward the timed total.
+    """
+    out = []
+    for service in visit.services:
+        others = {s.code: s.minutes or 0 for s in visit.services if s is not service}
+        out.append(replace(service, other_timed_minutes=others))
+    return tuple(out)
+
+
+def evaluate_visit(
+    visit: VisitRecord,
+    context: ClinicalContext,
+    *,
+    as_of: date | None = None,
+    rules: RuleSet | None = None,
+) -> VisitEvaluation:
+    """Check a whole visit: one Evaluation per service, and what the visit as a whole may bill (pure)."""
+    rules = rules or default_rules()
+    records = service_records(visit)
+    evaluations = [evaluate(r, context, as_of=as_of, rules=rules) for r in records]
+    initial = _has_initial_evaluation(visit, context, rules, as_of)
+    evaluations = [
+        _in_visit(ev, record, rules, initial, any_lines=_lines_elsewhere(evaluations, i))
+        for i, (ev, record) in enumerate(zip(evaluations, records, strict=True))
+    ]
+    findings = _visit_findings(visit.codes, evaluations, rules)
+    lines = tuple(line for ev in evaluations for line in ev.charge_lines)
+    blocked = any(f.severity == "block" for f in findings)
+    return VisitEvaluation(
+        billable=not blocked and bool(lines),
+        charge_lines=lines,
+        findings=findings,
+        estimate=_total(evaluations),
+        rules_version=rules.version,
+        services=tuple(evaluations),
+        codes=visit.codes,
+    )
+
+
+def _lines_elsewhere(evaluations: list[Evaluation], index: int) -> bool:
+    return any(ev.charge_lines for i, ev in enumerate(evaluations) if i != index)
+
+
+def _has_initial_evaluation(
+    visit: VisitRecord, context: ClinicalContext, rules: RuleSet, as_of: date | None
+) -> bool:
+    """An initial evaluation creates the plan of care: nothing on its visit waits for a certified plan."""
+    on = visit.service_date or context.encounter.service_date or as_of or date.today()
+    return any((rules.code(code, on) or {}).get("eval_level") for code in visit.codes)
+
+
+def _in_visit(
+    ev: Evaluation, record: ServiceRecord, rules: RuleSet, initial: bool, *, any_lines: bool
+) -> Evaluation:
+    """A service as part of its visit: no plan-of-care warning on an initial evaluation's visit, and timed
+    minutes that reach no unit of their own (the CMS pool gave the units to services with more minutes, or
+    the payer converts each code alone) are recorded, not blocked, when other services bill."""
+    findings = list(ev.findings)
+    if initial:
+        findings = [f for f in findings if f.rule != "poc.uncertified"]
+    if any_lines and not ev.charge_lines and record.minutes:
+        findings = [_counted(f, record, rules) if f.rule == "time.below-minimum" else f for f in findings]
+    if findings == list(ev.findings):
+        return ev
+    blocked = any(f.severity == "block" for f in findings)
+    return replace(ev, findings=tuple(findings), billable=not blocked and bool(ev.charge_lines))
+
+
+def _counted(finding: Finding, record: ServiceRecord, rules: RuleSet) -> Finding:
+    entry = rules.registry.get(("time.below-minimum", "in-visit"))
+    if entry is None:
+        return finding
+    values = {"code": record.code, "minutes": record.minutes, "why": finding.message}
+    return replace(
+        finding,
+        severity=entry["severity"],
+        message=entry["message"].format_map(values),
+        prompt=entry["prompt"].format_map(values),
+    )
+
+
+def _visit_findings(
+    codes: tuple[str, ...], evaluations: list[Evaluation], rules: RuleSet
+) -> tuple[VisitFinding, ...]:
+    """Per-service findings keep their code; a visit-scope finding raised by several services is said once."""
+    groups: dict[tuple[Any, ...], list[tuple[str, Finding]]] = {}
+    for code, ev in zip(codes, evaluations, strict=True):
+        for f in ev.findings:
+            groups.setdefault(_key(code, f), []).append((code, f))
+    out = [_merge(members, rules) for members in groups.values()]
+    out.sort(key=lambda f: SEVERITY_ORDER[f.severity])
+    return tuple(out)
+
+
+def _key(code: str, f: Finding) -> tuple[Any, ...]:
+    if f.rule == "ncci.pair":  # both codes of a pair raise it; the prompt names the pair the same way
+        return (f.rule, f.severity, f.prompt)
+    if f.rule not in VISIT_SCOPE:
+        return (code, f)
+    return (f.rule, f.severity, f.field, f.message.replace(code, _HOLE), f.prompt.replace(code, _HOLE))
+
+
+def _merge(members: list[tuple[str, Finding]], rules: RuleSet) -> VisitFinding:
+    code, first = members[0]
+    codes = list(dict.fromkeys(c for c, _ in members))
+    if len(codes) == 1 or first.rule == "ncci.pair":
+        return VisitFinding(**asdict(first) | {"source_urls": first.source_urls}, code=code)
+    named = _join(codes)
+    message, prompt = first.message.replace(code, _HOLE), first.prompt.replace(code, _HOLE)
+    wording = rules.registry.get((first.rule, "visit"))
+    if wording is not None and _HOLE in message:
+        message = wording["message"].format_map({"codes": named})
+    fields = asdict(first) | {"source_urls": first.source_urls}
+    fields |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
+    return VisitFinding(**fields, code=None)
+
+
+def _join(codes: list[str]) -> str:
+    return codes[0] if len(codes) == 1 else f"{', '.join(codes[:-1])} and {codes[-1]}"
+
+
+def _total(evaluations: list[Evaluation]) -> Estimate | None:
+    """The visit's total: the sum of its services' estimates; none when any charged service has none."""
+    parts = [ev.estimate for ev in evaluations if ev.charge_lines]
+    if not parts or any(p is None for p in parts):
+        return None
+    known = [p for p in parts if p is not None]
+    return Estimate(
+        payer_class=known[0].payer_class,
+        low=round(sum(p.low for p in known), 2),
+        high=round(sum(p.high for p in known), 2),
+        currency=known[0].currency,
+        basis="; ".join(dict.fromkeys(p.basis for p in known if p.basis)),
+        basis_urls=tuple(dict.fromkeys(u for p in known for u in p.basis_urls)),
+    )
