@@ -13,8 +13,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from smart_app import document_context, drafts
 from smart_app.launches import db_of
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
 from smart_app.store import DraftRow
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.test_document_sign import documented, review, sign_form
