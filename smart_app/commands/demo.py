@@ -11,6 +11,7 @@ import importlib
 import secrets
 import shlex
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,15 @@ def scrub_command(fhir_base: str, profiles: Path, key_file: Path, period: tuple[
     return (
         f"SMART_EDU_LAUNCH_CONFIG={shlex.quote(str(profiles))} "
         f'SMART_EDU_SANDBOX_BACKEND_KEY="$(cat {shlex.quote(str(key_file))})" '
-        f"smart-edu scrub --fhir-base {fhir_base} --profile sandbox --since {period[0]} --until {period[1]}"
+        f"{_smart_edu()} scrub --fhir-base {fhir_base} --profile sandbox "
+        f"--since {period[0]} --until {period[1]}"
     )
+
+
+def _smart_edu() -> str:
+    """This installation's ``smart-edu`` (``make demo`` runs it from .venv, which need not be on PATH)."""
+    beside = Path(sys.executable).with_name("smart-edu")
+    return shlex.quote(str(beside)) if beside.exists() else "smart-edu"
 
 
 def run(args: argparse.Namespace) -> int:

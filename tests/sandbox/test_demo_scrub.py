@@ -17,7 +17,7 @@ from smart_app.bulk import fetch_to_directory
 from smart_app.profiles import load_profiles
 
 COMMAND = re.compile(
-    r"SMART_EDU_LAUNCH_CONFIG=(\S+) SMART_EDU_SANDBOX_BACKEND_KEY=\"\$\(cat (\S+)\)\" smart-edu scrub "
+    r"SMART_EDU_LAUNCH_CONFIG=(\S+) SMART_EDU_SANDBOX_BACKEND_KEY=\"\$\(cat (\S+)\)\" \S*smart-edu scrub "
     r"--fhir-base (\S+) --profile (\S+) --since (\S+) --until (\S+)"
 )
 
