@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
     from flask import Flask
 
-    from smart_app import config, document, launch, launches, security
+    from smart_app import config, document, launch, launches, logs, security
     from smart_app.document_curricula import use_deployment_curricula
     from smart_app.profiles import load_profiles
     from smart_app.resources import static_dir, templates_dir
@@ -34,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(static_dir()),
     )
     settings = config.configure(app, test_config)
+    logs.init_app(app)  # first, so every later hook and view logs with the request id
     use_rule_settings(settings)
     use_deployment_curricula(settings.curricula)
     assert settings.database_url is not None  # configure resolves the default
