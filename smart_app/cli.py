@@ -80,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("text", "csv", "json"), default="text", help="json = JSON lines")
     audit.add_argument("--feedback", action="store_true", help="the per-service CDS card feedback summary")
     audit.set_defaults(module="smart_app.commands.audit")
+
+    rules = sub.add_parser(
+        "rules", help="the rule data's periods: what is in force, what expires, what is missing"
+    )
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rules_status = rules_sub.add_parser(
+        "status",
+        help="code sets, fee-schedule years, telehealth windows, thresholds: in force, expiring, missing",
+        epilog="exit 0; 1 something in force on the date has no data; 2 bad input",
+    )
+    rules_status.add_argument("--as-of", default=None, help="as of this date (YYYY-MM-DD; default today)")
+    rules_status.add_argument("--format", choices=("text", "json"), default="text")
+    rules_status.set_defaults(module="smart_app.commands.rules")
     return parser
 
 
