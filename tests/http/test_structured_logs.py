@@ -17,7 +17,8 @@ import pytest
 import responses
 from flask import Flask
 
-from smart_app import document_context, logs
+from smart_app import logs
+from smart_app.point_of_care import context as document_context
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, csrf_of, launched
 from tests.http.test_cds_hooks import DM, hook_request, seeded_prefetch
 from tests.http.test_document_sign import SESSION, review, sign_form
