@@ -9,13 +9,12 @@ failure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
 from smart_app import document_context, document_note, drafts
+from smart_app.clock import utcnow
 from smart_app.document_api import draft_key
 from smart_app.document_eval import Check, check, code_choices
 from smart_app.document_form import focus_id
@@ -202,7 +201,7 @@ def _write(
         note_only=note_only,
         start=start,
         end=end,
-        signed_at=datetime.now(UTC),
+        signed_at=utcnow(),
         diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
         code_text={result.code: choice.paraphrase} if choice else {},
         acknowledgements=tuple(acks),

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database, DraftRow
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
@@ -28,10 +29,6 @@ STALE_SIGNING = timedelta(minutes=5)
 INTERRUPTED = (
     "Writing was interrupted. Sign again: what already reached the EHR is found, never written twice."
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -142,14 +139,14 @@ def save(
                         encounter_id=key.encounter_id,
                         clinician=key.clinician,
                         status=OPEN,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     s.add(row)
                 row.fields_json = json.dumps(fields, sort_keys=True)
                 if note_text is not None:
                     row.note_text, row.note_basis = note_text, note_basis
                 row.launch_handle = handle
-                row.updated_at = _now()
+                row.updated_at = utcnow()
                 s.flush()
                 return _to_draft(row)
         except IntegrityError:
@@ -174,7 +171,7 @@ def reopen_if_stale(db: Database, draft_id: str) -> bool:
 def _reopen_stale(db: Database, key: DraftKey) -> bool:
     """Move the key's stale ``signing`` draft back to ``open`` unless another draft is open already. One
     conditional UPDATE; the unique index on open drafts refuses a second open one (then it stays as it is)."""
-    cutoff = _now() - STALE_SIGNING
+    cutoff = utcnow() - STALE_SIGNING
     try:
         with db.session() as s:
             if s.scalars(select(DraftRow.id).where(*_key_filter(key), DraftRow.status == OPEN)).first():
@@ -188,7 +185,7 @@ def _reopen_stale(db: Database, key: DraftKey) -> bool:
             res = s.execute(
                 update(DraftRow)
                 .where(DraftRow.id == first, DraftRow.status == SIGNING, DraftRow.updated_at < cutoff)
-                .values(status=OPEN, updated_at=_now(), result_json=json.dumps({"error": INTERRUPTED}))
+                .values(status=OPEN, updated_at=utcnow(), result_json=json.dumps({"error": INTERRUPTED}))
             )
             return bool(getattr(res, "rowcount", 0) == 1)
     except IntegrityError:
@@ -201,7 +198,7 @@ def claim_for_signing(db: Database, draft_id: str) -> bool:
         res = s.execute(
             update(DraftRow)
             .where(DraftRow.id == draft_id, DraftRow.status == OPEN)
-            .values(status=SIGNING, updated_at=_now())
+            .values(status=SIGNING, updated_at=utcnow())
         )
         return bool(getattr(res, "rowcount", 0) == 1)
 
@@ -216,4 +213,4 @@ def finish(db: Database, draft_id: str, status: str, result: dict[str, Any]) -> 
             raise LookupError(draft_id)
         row.status = status
         row.result_json = json.dumps(result, sort_keys=True)
-        row.updated_at = _now()
+        row.updated_at = utcnow()

@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database
-from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
+from smart_app.store.writeback import LedgerStep, WriteJob
 
 LEASE = timedelta(seconds=120)
 StepState = Literal["sending", "unknown", "failed", "done"]
@@ -53,7 +54,7 @@ def claim_job(db: Database, write_key: str, *, now: datetime | None = None) -> C
             return claim_job(db, write_key, now=now)
         if job.status in FINISHED:
             return Claim("finished", job.status, job.result_json)
-        if job.status == "running" and _aware(job.lease_until) > now:
+        if job.status == "running" and job.lease_until > now:
             return Claim("busy")
         # A queued (outbox) write, or a running one whose process died: take it over, one claimant only.
         swapped = s.execute(
@@ -122,8 +123,3 @@ def mark(
         row.state = state
         row.server_ref = server_ref
         row.created = created
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes even for timezone-aware columns; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

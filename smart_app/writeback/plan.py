@@ -10,11 +10,12 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
 from fhir_mappings import write
+from smart_app.clock import utcnow
 from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
 from smart_app.writeback.identifiers import business_id, placeholder_url
 
@@ -127,7 +128,7 @@ def build_plan(
         encounter_id=request.encounter_id,
         author_ref=same_server_ref(request.fhir_user, request.issuer),
         organization_ref=_organization(same_server_ref(request.organization, request.issuer)),
-        recorded=request.signed_at or datetime.now(UTC),
+        recorded=request.signed_at or utcnow(),
         start=request.start,
         end=request.end,
         service_date=service_date,
