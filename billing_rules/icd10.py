@@ -1,8 +1,13 @@
-"""ICD-10-CM look-ups from the compact index shipped in billing_rules/data (built from simple-icd-10-cm).
+"""ICD-10-CM look-ups from the compact multi-year index shipped in billing_rules/data
+(scripts/build_icd10_index.py).
 
-The index is read lazily on first use (about 0.1 s), not at import. Only one code set is bundled; a date
-outside its fiscal year is validated against it and ``code_set_for`` says so (the engine turns that into a
-``rules.out-of-period`` finding).
+Each code carries the fiscal years (code sets) it is valid in and the years it is a billable leaf, so a
+code is
+checked against the code set in force on the service date. A code set may be partial (FY2027: the
+categories its
+public source covers); for a date or a category no code set covers, the code is checked against the nearest
+full code set and ``lookup`` says it was not checked (the engine turns that into a ``rules.out-of-period``
+finding naming the year). The index is read lazily on first use (about 0.1 s), never at import.
 """
 
 from __future__ import annotations
@@ -19,34 +24,57 @@ _SHAPE = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
 @dataclass(frozen=True)
 class CodeSet:
-    """The bundled code set and whether it covers the asked date."""
+    """One fiscal year's code set; ``categories`` empty = the whole set, else the only categories it holds."""
 
     name: str
     valid_from: date
     valid_to: date
     source: str
-    covers: bool
+    covers: bool = True  # (code_set_for) whether it covers the asked date
+    categories: frozenset[str] = frozenset()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.categories)
+
+    def holds(self, code: str) -> bool:
+        return not self.categories or code[:3] in self.categories
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A code on a date: valid and billable in ``code_set``; ``checked`` False = not checked for the date's
+    year."""
+
+    code: str
+    valid: bool
+    billable: bool
+    code_set: CodeSet
+    checked: bool
+    wanted: str | None  # the fiscal year the date falls in (e.g. "FY2027"), when not checked
 
 
 @dataclass(frozen=True)
 class _Index:
-    codes: dict[str, tuple[bool, str]]  # code -> (billable leaf, description)
-    name: str
-    valid_from: date
-    valid_to: date
-    source: str
+    codes: dict[str, tuple[int, int, str]]  # code -> (valid bits, leaf bits, description)
+    sets: tuple[CodeSet, ...]  # oldest first; bit i = sets[i]
 
 
 @cache
 def _index() -> _Index:
     raw = resources.files("billing_rules.data").joinpath("icd10cm.tsv.gz").read_bytes()
     lines = gzip.decompress(raw).decode("utf-8").splitlines()
-    _, name, start, end, source = lines[0].split("\t")
-    codes: dict[str, tuple[bool, str]] = {}
+    sets = []
+    codes: dict[str, tuple[int, int, str]] = {}
     for line in lines[1:]:
-        code, leaf, description = line.split("\t", 2)
-        codes[code] = (leaf == "1", description)
-    return _Index(codes, name, date.fromisoformat(start), date.fromisoformat(end), source)
+        if line.startswith("#code_set\t"):
+            _, name, start, end, source, cover = line.split("\t")
+            cats = frozenset() if cover == "*" else frozenset(cover.split(","))
+            sets.append(CodeSet(name, date.fromisoformat(start), date.fromisoformat(end), source, True, cats))
+            continue
+        code, valid, leaf, description = line.split("\t", 3)
+        codes[code] = (int(valid), int(leaf), description)
+    return _Index(codes, tuple(sets))
 
 
 @lru_cache(maxsize=8192)
@@ -56,45 +84,119 @@ def normalise(code: str) -> str:
     return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
 
 
+def fiscal_year(on: date) -> str:
+    """ICD-10-CM fiscal years run October 1 to September 30: 2026-10-01 is in FY2027."""
+    return f"FY{on.year + 1 if on.month >= 10 else on.year}"
+
+
+def code_sets() -> tuple[CodeSet, ...]:
+    return _index().sets
+
+
+def _covering(on: date) -> int | None:
+    for i, s in enumerate(_index().sets):
+        if s.valid_from <= on <= s.valid_to:
+            return i
+    return None
+
+
+def _nearest_full(on: date) -> int:
+    """The full code set closest in time to ``on`` (the fallback when nothing checks the date)."""
+    sets = _index().sets
+
+    def distance(i: int) -> int:
+        s = sets[i]
+        return max((s.valid_from - on).days, (on - s.valid_to).days, 0)
+
+    return min((i for i, s in enumerate(sets) if not s.partial), key=lambda i: (distance(i), -i))
+
+
+def _newest_full() -> int:
+    return max(i for i, s in enumerate(_index().sets) if not s.partial)
+
+
 def code_set_for(on: date | None = None) -> CodeSet:
-    """The bundled code set; ``covers`` is False when ``on`` falls outside its fiscal year."""
-    idx = _index()
-    covers = on is None or idx.valid_from <= on <= idx.valid_to
-    return CodeSet(idx.name, idx.valid_from, idx.valid_to, idx.source, covers)
+    """The code set in force on ``on`` (``covers`` False: none is, this is the nearest full one)."""
+    sets = _index().sets
+    if on is None:
+        return sets[_newest_full()]
+    hit = _covering(on)
+    if hit is not None:
+        return sets[hit]
+    s = sets[_nearest_full(on)]
+    return CodeSet(s.name, s.valid_from, s.valid_to, s.source, False, s.categories)
+
+
+@lru_cache(maxsize=16384)
+def lookup(code: str, on: date | None = None) -> Lookup:
+    """Validity of a (normalised or raw) code on a date, and whether the date's own code set checked it."""
+    norm = normalise(code)
+    sets = _index().sets
+    hit = _covering(on) if on is not None else _newest_full()
+    checked = hit is not None and sets[hit].holds(norm)
+    use = hit if checked and hit is not None else (_nearest_full(on) if on is not None else _newest_full())
+    valid_bits, leaf_bits, _ = _index().codes.get(norm, (0, 0, ""))
+    shaped = bool(_SHAPE.match(norm))
+    valid = shaped and bool(valid_bits >> use & 1)
+    billable = valid and bool(leaf_bits >> use & 1)
+    wanted = None if checked or on is None else fiscal_year(on)
+    return Lookup(norm, valid, billable, sets[use], checked, wanted)
 
 
 def is_valid(code: str, on: date | None = None) -> bool:
-    """A code (category or leaf) of the bundled set; ``on`` only matters through ``code_set_for``."""
-    norm = normalise(code)
-    return bool(_SHAPE.match(norm)) and norm in _index().codes
+    """A code (category or leaf) of the code set in force on ``on`` (no date: the newest full set)."""
+    return lookup(code, on).valid
 
 
 def is_billable(code: str, on: date | None = None) -> bool:
-    """A billable leaf, 7th character included (E11.9 yes; E11, M54.5 and S72.001 no)."""
-    entry = _index().codes.get(normalise(code))
-    return bool(entry and entry[0])
+    """A billable leaf on ``on``, 7th character included (E11.9 yes; E11, M54.5 and S72.001 no)."""
+    return lookup(code, on).billable
+
+
+def valid_years(code: str) -> list[str]:
+    """The code sets the code is valid in (for a prompt: 'valid FY2026-FY2027')."""
+    bits = _index().codes.get(normalise(code), (0, 0, ""))[0]
+    return [s.name for i, s in enumerate(_index().sets) if bits >> i & 1]
 
 
 def describe(code: str) -> str | None:
     entry = _index().codes.get(normalise(code))
-    return entry[1] if entry else None
+    return entry[2] if entry else None
 
 
-def children_examples(code: str, limit: int = 3) -> list[str]:
-    """A few billable codes under a category (for the prompt of ``dx.not-billable``)."""
-    prefix = normalise(code)
+def children_examples(code: str, limit: int = 3, on: date | None = None) -> list[str]:
+    """A few billable codes under a category on the date (for the prompt of ``dx.not-billable``)."""
+    return list(_children(normalise(code), limit, on))
+
+
+@lru_cache(maxsize=4096)
+def _children(prefix: str, limit: int, on: date | None) -> tuple[str, ...]:
+    """Memoised: one scan of the whole index costs tens of milliseconds; a scrub asks for a code often."""
     if len(prefix) == 3:
         prefix += "."
-    return [c for c, (leaf, _) in _index().codes.items() if leaf and c.startswith(prefix)][:limit]
+    out = []
+    for c in _index().codes:
+        if c.startswith(prefix) and is_billable(c, on):
+            out.append(c)
+            if len(out) == limit:
+                break
+    return tuple(out)
 
 
 @cache
 def _search_rows() -> list[tuple[str, bool, str, str]]:
-    return [(c, leaf, d.casefold(), d) for c, (leaf, d) in _index().codes.items()]
+    newest = _newest_full()
+    rows = []
+    for c, (valid, leaf, d) in _index().codes.items():
+        if valid >> newest & 1 or valid >> (len(_index().sets) - 1) & 1:
+            rows.append(
+                (c, bool(leaf >> newest & 1 or leaf >> (len(_index().sets) - 1) & 1), d.casefold(), d)
+            )
+    return rows
 
 
 def search(text: str, limit: int = 20) -> list[tuple[str, str]]:
-    """Codes whose code starts with, or whose description contains every word of, ``text``; billable first."""
+    """Current codes whose code starts with, or whose description contains every word of, ``text``."""
     query = text.strip()
     if not query:
         return []

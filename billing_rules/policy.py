@@ -113,10 +113,38 @@ class Policy:
             return (hit, False) if hit is not None else (nearest(entries, self.on), True)
 
         entry, outside = self._memo(("dated", table, self.on), find)
+        gap = self.gap(table) if outside else None
+        if gap is not None:
+            self.extra.append(
+                self.finding(
+                    "rules.out-of-period",
+                    "missing",
+                    table=label,
+                    year=_year_of(gap),
+                    why=gap["source"],
+                    searched=gap["searched"].isoformat(),
+                )
+            )
+            return None
         if outside and entry is not None:
             used = f"the values for {entry['effective_from']}..{entry['effective_to']}"
             self.extra.append(self.finding("rules.out-of-period", table=label, used=used))
         return cast(Entry | None, entry)
+
+    def gap(self, table: str) -> Entry | None:
+        """The acknowledged gap (no data could be had) of a table covering the service date, if any."""
+        return cast(
+            Entry | None,
+            self._memo(
+                ("gap", table, self.on),
+                lambda: pick((g for g in self.rules.entries("data_gap") if g["table"] == table), self.on),
+            ),
+        )
+
+
+def _year_of(entry: Entry) -> str:
+    start, end = entry["effective_from"], entry["effective_to"]
+    return str(start.year) if start.year == end.year else f"{start.isoformat()}..{end.isoformat()}"
 
 
 def payer_of(record: ServiceRecord, context: ClinicalContext) -> str:

@@ -109,6 +109,9 @@ TABLES: dict[str, Spec] = {
     "review_threshold": {"amount": ("num", True), **DATED},
     "kx_unit_ceiling": {"amount": ("num", True), **DATED},
     "pt_telehealth_window": dict(DATED),
+    # A year-bound fact that could not be had: the engine says "not checked for <year>" instead of using
+    # another year's value, and `smart-edu rules status` lists it.
+    "data_gap": {"table": ("str", True), "label": ("str", True), "searched": ("date", True), **DATED},
     "medicare_telehealth_list": {"codes": ("strs", True), **DATED},
     "pos": {"mode": ("str", True), "location": ("str", True), "pos": ("str", True), **DATED},
     "modifier": {

@@ -23,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = ServerThread("127.0.0.1", args.port)
     base_url = f"http://localhost:{server.port}"
-    config = load_config(args.config, base_url=base_url) if args.config else SandboxConfig(base_url=base_url)
+    config = (
+        load_config(args.config, base_url=base_url)
+        if args.config
+        else SandboxConfig(base_url=base_url, seed_month=True)
+    )
     config.open_fhir = config.open_fhir or args.open
     server.serve(create_sandbox_app(config))
     print(f"Sandbox EHR launcher: {config.base_url}/", flush=True)

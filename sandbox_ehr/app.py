@@ -12,7 +12,8 @@ from flask import Flask, Response, g, request
 from joserfc.jwk import RSAKey
 from werkzeug.exceptions import HTTPException
 
-from sandbox_ehr import admin, auth_views, cds_panel, fhir_api, launcher
+from sandbox_ehr import admin, auth_views, bulk_api, cds_panel, fhir_api, launcher
+from sandbox_ehr.bulk_jobs import ExportJobs
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.directory import human_name
 from sandbox_ehr.faults import FaultRegistry, drop_connection
@@ -43,6 +44,7 @@ class SandboxState:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     ehr_sessions: dict[str, Any] = field(default_factory=dict)
     cds_panels: dict[str, Any] = field(default_factory=dict)  # the launcher's CDS panel results
+    exports: ExportJobs = field(default_factory=ExportJobs)  # Bulk Data export jobs in flight
     auth_server: Any = None
     protector: Any = None
 
@@ -56,6 +58,7 @@ class SandboxState:
         self.tokens = TokenStore()
         self.ehr_sessions.clear()
         self.cds_panels.clear()
+        self.exports.clear()
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -69,14 +72,14 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     )
     store = FhirStore(config.database)
     if config.seed and store.count() == 0:
-        load_seed(store, FhirRest(store, config.fhir_base))
+        load_seed(store, FhirRest(store, config.fhir_base), month=config.seed_month)
     store.snapshot()
     rest = FhirRest(store, config.fhir_base, oracle_chargeitem=config.oracle_chargeitem)
     state = SandboxState(config, store, rest, load_or_generate(config.signing_key_pem))
     app.extensions["sandbox"] = state
     state.auth_server = SandboxAuthServer(app, state)
     state.protector = make_protector(state)
-    for bp in (fhir_api.bp, auth_views.bp, launcher.bp, cds_panel.bp, admin.bp):
+    for bp in (bulk_api.bp, fhir_api.bp, auth_views.bp, launcher.bp, cds_panel.bp, admin.bp):
         app.register_blueprint(bp)
     app.after_request(_after_request)
     app.register_error_handler(404, _fhir_errors)

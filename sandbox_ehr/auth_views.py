@@ -53,6 +53,8 @@ SCOPES_SUPPORTED = [
     "patient/*.write",
     "user/*.read",
     "user/*.write",
+    "system/*.rs",
+    "system/*.read",
 ]
 SMART_STYLE = {
     "color_background": "#edeae3",
@@ -95,7 +97,7 @@ def smart_configuration() -> Response:
     return _json(
         {
             **_endpoints(),
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",

@@ -10,11 +10,20 @@ from sandbox_ehr.searchparams import PARAMS, include_params
 SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+EXPORT_OPERATIONS = {
+    None: ("export", f"{BULK_DATA}/OperationDefinition/export"),
+    "Patient": ("export", f"{BULK_DATA}/OperationDefinition/patient-export"),
+    "Group": ("export", f"{BULK_DATA}/OperationDefinition/group-export"),
+}
+
+
 def capability_statement(
-    base_url: str, auth_base: str | None, *, oracle_chargeitem: bool = False
+    base_url: str, auth_base: str | None, *, oracle_chargeitem: bool = False, bulk_export: bool = False
 ) -> dict[str, Any]:
     """``auth_base`` None means open mode: no security section, since no token is needed.
-    ``oracle_chargeitem``: ChargeItem as Oracle Health lists it (read, search-type, ``$create``)."""
+    ``oracle_chargeitem``: ChargeItem as Oracle Health lists it (read, search-type, ``$create``).
+    ``bulk_export``: the Bulk Data ``$export`` operations at the system, Patient and Group levels."""
     resources = []
     for rtype, params in PARAMS.items():
         if rtype == "ChargeItem" and oracle_chargeitem:
@@ -35,12 +44,18 @@ def capability_statement(
         includes = [f"{rtype}:{p}" for p in include_params(rtype)]
         if includes:
             entry["searchInclude"] = includes
+        if bulk_export and rtype in EXPORT_OPERATIONS:
+            name, definition = EXPORT_OPERATIONS[rtype]
+            entry["operation"] = [{"name": name, "definition": definition}]
         resources.append(entry)
     rest: dict[str, Any] = {
         "mode": "server",
         "resource": resources,
         "interaction": [{"code": "batch"}, {"code": "transaction"}],
     }
+    if bulk_export:
+        name, definition = EXPORT_OPERATIONS[None]
+        rest["operation"] = [{"name": name, "definition": definition}]
     if auth_base:
         rest["security"] = {
             "service": [
@@ -63,7 +78,7 @@ def capability_statement(
                 }
             ],
         }
-    return {
+    statement: dict[str, Any] = {
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": "2026-11-01",
@@ -74,3 +89,6 @@ def capability_statement(
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+    if bulk_export:
+        statement["instantiates"] = [f"{BULK_DATA}/CapabilityStatement/bulk-data"]
+    return statement

@@ -8,6 +8,12 @@ Example (``docs/sandbox.md`` documents every key)::
     oracle_chargeitem = false               # true: ChargeItem only through Oracle's $create
     access_token_lifetime = 3600
     refresh_token_lifetime = 2592000
+    backend_token_lifetime = 300            # SMART Backend Services tokens (client_credentials)
+    seed_month = true                       # also the month of charges (seed/month_charges.json); demo: on
+    bulk_export = true                      # false: no $export (clients fall back to paged search)
+    export_polls = 2                        # status polls answered "in progress" before the manifest
+    export_retry_after = 1                  # seconds, in Retry-After while in progress
+    export_file_resources = 500             # resources per NDJSON file (more make <Type>.2.ndjson, …)
 
     [[clients]]
     client_id = "smart-edu"
@@ -15,6 +21,13 @@ Example (``docs/sandbox.md`` documents every key)::
     client_secret = "…"                      # or client_secret_env = "NAME"
     redirect_uris = ["http://127.0.0.1:8000/callback"]
     launch_uri = "http://127.0.0.1:8000/launch"
+
+    [[clients]]                             # a SMART Backend Services client (Bulk Data export)
+    client_id = "smart-edu-scrub"
+    type = "confidential-asymmetric"
+    grant_types = ["client_credentials"]
+    jwks = { keys = [ … public JWK … ] }    # or jwks_url = "…"
+    scope = "system/*.rs"
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+GRANT_TYPES = ("authorization_code", "client_credentials")
 CLIENT_TYPES = ("public", "confidential-symmetric", "confidential-asymmetric")
 AUTH_METHODS = {
     "public": "none",
@@ -48,8 +62,17 @@ class ClientConfig:
     scope: str | None = None  # allowed scopes; None = any scope this server knows
     access_token_lifetime: int | None = None
     cds_services_url: str | None = None  # the app's CDS Hooks discovery URL (the launcher's CDS panel)
+    grant_types: list[str] = field(default_factory=lambda: ["authorization_code"])
 
     def __post_init__(self) -> None:
+        unknown = set(self.grant_types) - set(GRANT_TYPES)
+        if unknown or not self.grant_types:
+            raise ValueError(f"client {self.client_id}: grant_types must be some of {GRANT_TYPES}")
+        if "client_credentials" in self.grant_types and self.type != "confidential-asymmetric":
+            raise ValueError(
+                f"client {self.client_id}: client_credentials (SMART Backend Services) needs a "
+                "confidential-asymmetric client"
+            )
         if self.type not in CLIENT_TYPES:
             raise ValueError(f"client {self.client_id}: type must be one of {CLIENT_TYPES}")
         if self.type == "confidential-symmetric" and not self.client_secret:
@@ -58,8 +81,13 @@ class ClientConfig:
             raise ValueError(
                 f"client {self.client_id}: a confidential-asymmetric client needs jwks_url or jwks"
             )
-        if not self.redirect_uris:
+        if "authorization_code" in self.grant_types and not self.redirect_uris:
             raise ValueError(f"client {self.client_id}: at least one redirect_uri is required")
+
+    @property
+    def backend(self) -> bool:
+        """A backend service (no user, no launch): only ``system/`` scopes, no refresh token."""
+        return self.grant_types == ["client_credentials"]
 
     @property
     def auth_method(self) -> str:
@@ -75,6 +103,12 @@ class SandboxConfig:
     open_fhir: bool = False
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
+    backend_token_lifetime: int = 300
+    seed_month: bool = False  # also seed the month of a clinic's charges (seed/month_charges.json)
+    bulk_export: bool = True
+    export_polls: int = 2
+    export_retry_after: int = 1
+    export_file_resources: int = 500
     code_lifetime: int = 60
     launch_lifetime: int = 300
     seed: bool = True

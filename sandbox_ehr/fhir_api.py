@@ -87,7 +87,10 @@ def _headers() -> dict[str, str]:
 def metadata() -> Response:
     cfg = state().config
     statement = capability_statement(
-        cfg.fhir_base, None if cfg.open_fhir else cfg.auth_base, oracle_chargeitem=cfg.oracle_chargeitem
+        cfg.fhir_base,
+        None if cfg.open_fhir else cfg.auth_base,
+        oracle_chargeitem=cfg.oracle_chargeitem,
+        bulk_export=cfg.bulk_export,
     )
     return fhir_response(Result(200, statement))
 

@@ -1,9 +1,11 @@
 """The SMART authorization server, assembled from Authlib's server components.
 
-Authlib does the OAuth work (code grant, PKCE, refresh, client authentication, OpenID id_token); this module
-only adds what SMART asks beyond plain OAuth: PKCE S256 for every client, ``private_key_jwt``
-(RS384/ES384), launch context in the token response, and refresh tokens only for ``offline_access`` or
-``online_access``.
+Authlib does the OAuth work (code grant, PKCE, refresh, client credentials, client authentication, OpenID
+id_token); this module only adds what SMART asks beyond plain OAuth: PKCE S256 for every client,
+``private_key_jwt`` (RS384/ES384), launch context in the token response, refresh tokens only for
+``offline_access`` or ``online_access``, and SMART Backend Services: ``client_credentials`` for registered
+asymmetric clients only, authenticated by a JWT assertion, granted ``system/`` scopes only, short-lived
+tokens.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidRequestError
-from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -52,7 +54,10 @@ class SandboxClient(ClientMixin):
 
     def get_allowed_scope(self, scope: str) -> str:
         allowed = set(self.config.scope.split()) if self.config.scope else None
-        return " ".join(s for s in scope.split() if is_known_scope(s) and (allowed is None or s in allowed))
+        granted = [s for s in scope.split() if is_known_scope(s) and (allowed is None or s in allowed)]
+        if self.config.backend:  # no user and no launch: system scopes only
+            granted = [s for s in granted if s.startswith("system/")]
+        return " ".join(granted)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.config.redirect_uris
@@ -70,7 +75,9 @@ class SandboxClient(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
+        if grant_type == "refresh_token":
+            return "authorization_code" in self.config.grant_types
+        return grant_type in self.config.grant_types
 
 
 class SmartCodeChallenge(CodeChallenge):
@@ -138,6 +145,17 @@ class SmartRefreshGrant(RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
         if refresh_token.refresh_token:
             _sandbox(self).tokens.revoke_refresh(refresh_token.refresh_token)
+
+
+class BackendServicesGrant(ClientCredentialsGrant):
+    """SMART Backend Services: ``client_credentials``, authenticated only by a ``private_key_jwt``."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt"]  # noqa: RUF012 (Authlib's class attribute)
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        if not self.request.client.get_allowed_scope(self.request.payload.scope or ""):
+            raise InvalidScopeError("request system/ scopes this client is registered for, e.g. system/*.rs")
 
 
 class SmartOpenIDCode(OpenIDCode):
@@ -225,6 +243,7 @@ class SandboxAuthServer(AuthorizationServer):
         )
         self.register_grant(SmartCodeGrant, [SmartCodeChallenge(required=True), SmartOpenIDCode(state)])
         self.register_grant(SmartRefreshGrant)
+        self.register_grant(BackendServicesGrant)
         self.register_client_auth_method(SmartClientAssertion.CLIENT_AUTH_METHOD, SmartClientAssertion(state))
 
     def _query_client(self, client_id: str) -> SandboxClient | None:
@@ -235,11 +254,14 @@ class SandboxAuthServer(AuthorizationServer):
         override = self.sandbox.faults.token_lifetime(client.get_client_id())
         if override is not None:
             return override
+        if grant_type == "client_credentials":
+            return client.config.access_token_lifetime or self.sandbox.config.backend_token_lifetime
         return client.config.access_token_lifetime or self.sandbox.config.access_token_lifetime
 
     def _save_token(self, token: dict[str, Any], request: Any) -> None:
         """Store the token and add the SMART launch context to the response."""
-        context: LaunchContext = request.user
+        grant_type = str(request.payload.grant_type)
+        context: LaunchContext = request.user or LaunchContext(practitioner="", ehr_launch=False)
         scopes = set(str(token.get("scope", "")).split())
         if not scopes & {"offline_access", "online_access"}:
             token.pop("refresh_token", None)
@@ -252,9 +274,11 @@ class SandboxAuthServer(AuthorizationServer):
                 expires_in=int(token.get("expires_in") or 0),
                 refresh_token=token.get("refresh_token"),
                 refresh_expires_at=time.time() + self.sandbox.config.refresh_token_lifetime,
-                grant_type=str(request.payload.grant_type),
+                grant_type=grant_type,
             )
         )
+        if grant_type == "client_credentials":
+            return  # a backend token carries no launch context
         if context.patient:
             token["patient"] = context.patient
         if context.encounter:

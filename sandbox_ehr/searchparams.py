@@ -71,6 +71,7 @@ PARAMS: dict[str, dict[str, Param]] = {
     "Procedure": {"patient": SUBJECT, "encounter": _p("reference", "encounter")},
     "CarePlan": {"patient": SUBJECT},
     "Goal": {"patient": SUBJECT},
+    "Group": {"member": _p("reference", "member.entity"), "type": _p("token", "type")},
 }
 
 #: Element holding the patient a resource belongs to (the patient compartment, for ``patient/`` scopes).

@@ -115,6 +115,20 @@ class FhirStore:
         with self._lock:
             return int(self._conn.execute(sql, args).fetchone()[0])
 
+    def scan(self, rtype: str, *, since: str | None = None) -> list[tuple[str, str | None]]:
+        """(stored JSON, owning patient id) of every ``rtype`` resource in insertion order, optionally only
+        those updated after ``since`` (an instant in this store's ``...Z`` form): what a bulk export reads."""
+        sql, args = (
+            "SELECT body, CASE WHEN type='Patient' THEN id ELSE patient END FROM resource WHERE type=?",
+            [rtype],
+        )
+        if since is not None:
+            sql += " AND updated > ?"
+            args.append(since)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [(str(r[0]), r[1]) for r in rows]
+
     def search(
         self,
         rtype: str,
@@ -196,6 +210,28 @@ class FhirStore:
                 [(rtype, rid, p, v, v2) for p, v, v2 in index_rows(stored)],
             )
         return stored, row is None
+
+    def load_new(self, resources: list[dict[str, Any]]) -> None:
+        """Insert resources not in the store yet, as version 1, one statement per table (seeding)."""
+        stamp = now_instant()
+        rows: list[tuple[Any, ...]] = []
+        index: list[tuple[Any, ...]] = []
+        for resource in resources:
+            stored = {
+                **resource,
+                "meta": {**resource.get("meta", {}), "versionId": "1", "lastUpdated": stamp},
+            }
+            rtype, rid = stored["resourceType"], str(stored["id"])
+            body = json.dumps(stored, separators=(",", ":"))
+            rows.append((rtype, rid, 1, stamp, patient_of(stored), body))
+            index.extend((rtype, rid, p, v, v2) for p, v, v2 in index_rows(stored))
+        with self.atomic():
+            self._conn.executemany(
+                "INSERT INTO resource (type, id, version, updated, patient, body) VALUES (?,?,?,?,?,?)", rows
+            )
+            self._conn.executemany(
+                "INSERT INTO idx (type, id, param, value, value2) VALUES (?,?,?,?,?)", index
+            )
 
     def create(self, resource: dict[str, Any]) -> dict[str, Any]:
         """Store a new resource under a fresh server-assigned id."""

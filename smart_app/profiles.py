@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smart_app.origins import origin_of
 from smart_app.settings import environment_secret
@@ -28,7 +29,7 @@ DOCREF_MODES = ("create", "none")
 TOP_KEYS = frozenset(
     {"name", "iss", "client_id", "client_id_env", "client_auth", "client_secret_env", "private_key_env",
      "key_id", "alg", "scopes", "required_scopes", "pkce", "auth", "discovery", "writeback", "fhir_headers",
-     "frame_ancestors", "title", "auth_origins"}
+     "frame_ancestors", "title", "auth_origins", "timezone"}
 )  # fmt: skip
 DISCOVERY_KEYS = frozenset({"authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"})
 WRITEBACK_KEYS = frozenset(
@@ -81,6 +82,8 @@ class Profile:
     fhir_headers: Mapping[str, str] = field(default_factory=dict)
     frame_ancestors: tuple[str, ...] = ()
     auth_origins: tuple[str, ...] = ()  # other hosts its authorization server lives on (Oracle)
+    # IANA zone of the EHR's clock times, used where the encounter's start carries no offset.
+    timezone: str | None = None
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -212,7 +215,22 @@ def profile_from_mapping(data: Mapping[str, Any]) -> Profile:
         fhir_headers={str(k): str(v) for k, v in dict(data.get("fhir_headers", {})).items()},
         frame_ancestors=tuple(_str_list(data, "frame_ancestors")),
         auth_origins=_origins(data),
+        timezone=_timezone(data),
     )
+
+
+def _timezone(data: Mapping[str, Any]) -> str | None:
+    value = data.get("timezone")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProfileError("timezone must be an IANA time zone name, e.g. America/Chicago")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"timezone {value!r} is not an IANA time zone name (e.g. America/Chicago)"
+        raise ProfileError(message) from None
+    return value
 
 
 def _check_smart(data: Mapping[str, Any], client_auth: str, scopes: list[str]) -> None:

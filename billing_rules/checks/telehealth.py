@@ -31,6 +31,12 @@ def _medicare_reason(record: ServiceRecord, policy: Policy) -> tuple[str | None,
     if not any(policy.code["code"] in e["codes"] for e in covering):
         unsure = next((e for e in covering if e.get("verified") is False), None)
         return "the code is not on the Medicare Telehealth Services List.", unsure
+    gap = policy.gap("medicare_telehealth_list")
+    if gap is not None:
+        year = str(gap["effective_from"].year)
+        why = "CMS made the listed codes permanent in CY 2026"
+        values = {"table": gap["label"], "year": year, "why": why}
+        policy.extra.append(policy.finding("rules.out-of-period", "carried", **values))
     if policy.role in THERAPISTS and pick(policy.rules.entries("pt_telehealth_window"), policy.on) is None:
         why = "therapists may not furnish Medicare telehealth on this date (outside the statutory windows)."
         return why, None

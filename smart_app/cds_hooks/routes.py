@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
+from smart_app import bounded_json
+from smart_app.bounded_json import JsonInputError
 from smart_app.cds_hooks import store
 from smart_app.cds_hooks.auth import ClientAuthError, Verifier, load_clients
 from smart_app.cds_hooks.hooks import answer
@@ -124,7 +126,10 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
     service = BY_ID.get(service_id)
     if service is None:
         return _error(404, "no such CDS service")
-    body = request.get_json(silent=True)
+    try:
+        body = _json_body()
+    except JsonInputError as exc:
+        return _error(413 if exc.too_large else 400, f"the body is {exc.message}")
     problem = _request_problem(body, service.hook)
     if problem:
         return _error(400, problem)
@@ -145,7 +150,9 @@ def feedback(service_id: str) -> Response | tuple[Response, int]:
     if service_id not in BY_ID:
         return _error(404, "no such CDS service")
     try:
-        items = store.parse_feedback(request.get_json(silent=True))
+        items = store.parse_feedback(_json_body())
+    except JsonInputError as exc:
+        return _error(413 if exc.too_large else 400, f"the body is {exc.message}")
     except store.BadFeedback as exc:
         return _error(400, str(exc))
     new = store.record_feedback(_db(current_app), service_id, items, client_iss=g.get("cds_client_iss"))
@@ -169,22 +176,73 @@ def _with_known_fhir_server(body: dict[str, Any]) -> tuple[dict[str, Any], bool]
     return {k: v for k, v in body.items() if k not in ("fhirServer", "fhirAuthorization")}, True
 
 
+def _json_body() -> Any:
+    """The request's JSON, bounded in size (``SMART_EDU_MAX_CONTENT_LENGTH``) and nesting depth."""
+    if not request.is_json:
+        raise JsonInputError("not JSON (Content-Type must be application/json)")
+    return bounded_json.request_json(request, max_bytes=current_settings().max_content_length)
+
+
 def _request_problem(body: Any, hook: str) -> str | None:
+    """What makes this body unusable, in words a CDS client can log; None when its envelope is sound.
+
+    The envelope is typed here, so nothing past this point meets a number where an object belongs; the
+    resources inside prefetch are read tolerantly (unknown or odd elements are ignored)."""
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     if body.get("hook") != hook:
         return f"this service answers the {hook} hook"
     if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
-        return "hookInstance is required"
+        return "hookInstance is required (a string)"
     context = body.get("context")
-    if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
+    if not isinstance(context, dict):
+        return "context must be a JSON object"
+    for key in ("patientId", "encounterId", "userId"):
+        if context.get(key) is not None and not isinstance(context[key], str):
+            return f"context.{key} must be a string"
+    if not context.get("patientId"):
         return "context.patientId is required"
-    if hook != "patient-view" and not isinstance(context.get("encounterId"), str):
+    if hook != "patient-view" and not context.get("encounterId"):
         return "context.encounterId is required for this hook"
-    if body.get("fhirAuthorization") is not None and not isinstance(body.get("fhirServer"), str):
+    return _server_problem(body) or _prefetch_problem(body.get("prefetch"))
+
+
+def _server_problem(body: dict[str, Any]) -> str | None:
+    server, auth = body.get("fhirServer"), body.get("fhirAuthorization")
+    if server is not None and not isinstance(server, str):
+        return "fhirServer must be a string (a URL)"
+    if auth is None:
+        return None
+    if not isinstance(auth, dict) or not isinstance(auth.get("access_token"), str):
+        return "fhirAuthorization must be an object with an access_token string"
+    if server is None:
         return "fhirServer is required with fhirAuthorization"
-    if body.get("prefetch") is not None and not isinstance(body.get("prefetch"), dict):
+    return None
+
+
+def _prefetch_problem(prefetch: Any) -> str | None:
+    """Each prefetch value is null, a resource or a Bundle whose ``entry`` is a list of objects."""
+    if prefetch is None:
+        return None
+    if not isinstance(prefetch, dict):
         return "prefetch must be an object"
+    for key, value in prefetch.items():
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f"prefetch.{key} must be a FHIR resource (an object) or null"
+        if value.get("resourceType") != "Bundle":
+            continue
+        entries = value.get("entry")
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            return f"prefetch.{key}.entry must be a list"
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                return f"prefetch.{key}.entry[{i}] must be an object"
+            if entry.get("resource") is not None and not isinstance(entry["resource"], dict):
+                return f"prefetch.{key}.entry[{i}].resource must be an object"
     return None
 
 

@@ -12,13 +12,13 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from billing_rules import BadInput, catalogue, evaluate, parse_service_record
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from fhir_mappings.note import generate_note
+from smart_app import bounded_json
 from smart_app.fhir_client import FhirClient, FhirError
 from smart_app.settings import Settings, load_settings
 from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, plan_signed_service
@@ -202,11 +202,9 @@ def sample_service(context: ClinicalContext) -> dict[str, Any]:
 
 def _load_service(path: str) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _Refused(f"--service {path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Refused(f"--service {path}: cannot read JSON ({type(exc).__name__})") from None
+        data = bounded_json.load_file(path)
+    except bounded_json.JsonInputError as exc:
+        raise _Refused(f"--service {path}: {exc.message}") from None
     if not isinstance(data, dict):
         raise _Refused(f"--service {path}: a JSON object is expected")
     return data

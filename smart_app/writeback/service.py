@@ -22,7 +22,13 @@ from smart_app.writeback.config import (
     server_takes_provenance,
 )
 from smart_app.writeback.lookup import DUPLICATES
-from smart_app.writeback.plan import SignedService, WritePlan, build_plan, check_acknowledgements
+from smart_app.writeback.plan import (
+    RefusedBeforeSending,
+    SignedService,
+    WritePlan,
+    build_plan,
+    check_acknowledgements,
+)
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
 Status = Literal["written", "already-written", "note-only", "queued-in-outbox"]
@@ -83,9 +89,14 @@ def write_signed_service(
 ) -> WriteResult:
     """Write the signed service's note, charge(s) and Provenance. Raises BlockedChargeError for a blocked
     evaluation not signed as note-only, WritebackConfigError when the profile cannot write it, ValueError
-    for an acknowledgement of no warning. The "signed" audit row (with the acknowledged warnings and their
-    reasons) is written before anything is sent."""
-    plan = plan_signed_service(client, profile_writeback, request)
+    for an acknowledgement of no warning, RefusedBeforeSending (a plain message; audited and kept in the
+    outbox) when a resource would not validate. The "signed" audit row (with the acknowledged warnings and
+    their reasons) is written before anything is sent."""
+    try:
+        plan = plan_signed_service(client, profile_writeback, request)
+    except RefusedBeforeSending as exc:
+        _refused(db, exc)
+        raise
     acks = [a.to_dict() for a in request.acknowledgements]
     message = json.dumps({"acknowledged": acks}) if acks else None
     audit.record(db, plan, "signed", "note-only" if request.note_only else "signed", message=message)
@@ -101,6 +112,13 @@ def plan_signed_service(client: FhirClient, profile_writeback: Any, request: Sig
     return build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
 
 
+def _refused(db: Database, exc: RefusedBeforeSending) -> None:
+    """A write refused before sending gets what a failed one gets: an audit row and an outbox entry."""
+    detail = json.dumps({"resource": exc.invalid.resource_type, "elements": list(exc.invalid.elements)})
+    audit.record(db, exc.stub, "write-result", "refused", message=f"{exc.message} {detail}")
+    outbox.put(db, exc.stub, FhirError(exc.message))
+
+
 def retry_outbox_entry(
     db: Database, client: FhirClient, entry_id: str, *, decision: ChargeDecision | None = None
 ) -> WriteResult:
@@ -109,6 +127,10 @@ def retry_outbox_entry(
     plan = outbox.load_plan(db, entry_id)
     if plan is None:
         raise KeyError(entry_id)
+    if not plan.entries:  # refused before sending: only the clinician can correct it and sign again
+        message = "Refused before sending: the clinician corrects the service and signs it again."
+        return WriteResult("queued-in-outbox", plan.strategy, plan.write_key, outbox_id=entry_id,
+                           server_message=message, charge_summary=plan.charge_summary)  # fmt: skip
     if decision is not None:
         plan = _apply_decision(db, client, plan, decision)
         outbox.update_plan(db, entry_id, plan)

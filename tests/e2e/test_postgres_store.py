@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import responses
 
-from smart_app import drafts
 from smart_app.fhir_client import FhirClient
+from smart_app.point_of_care import drafts
 from smart_app.store import Database, schema
 from smart_app.writeback import WritebackConfig, WriteResult, ledger, write_signed_service
 from tests.e2e.postgres_kit import throwaway_cluster

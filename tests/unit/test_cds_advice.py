@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -168,6 +169,8 @@ def test_discharge_completed_order_without_documentation_is_quiet() -> None:
 
 def test_rule_data_gaps_are_a_footnote_not_a_warning() -> None:
     today_visit = EncounterInfo(id="e1", status="in-progress", start="2026-11-27T09:00:00-08:00")
-    (advice,) = eligibility.advise(ctx(encounter=today_visit), today=date(2026, 11, 27))
+    pain = replace(T2DM, icd10=("G89.29",), display="Other chronic pain")
+    (advice,) = eligibility.advise(ctx(encounter=today_visit, conditions=(pain,)), today=date(2026, 11, 27))
     assert advice.indicator == "info" and "is billable" in advice.summary
-    assert "Rule data: " in advice.detail  # FY2027 ICD-10-CM is not loaded: said once, in the detail
+    # FY2027 ICD-10-CM is loaded only for some categories (not G89): said once, in the detail
+    assert "Rule data: " in advice.detail and "FY2027" in advice.detail

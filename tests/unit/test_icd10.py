@@ -74,12 +74,55 @@ def test_normalise(raw: str, norm: str) -> None:
     assert icd10.normalise(raw) == norm
 
 
-def test_code_set_period() -> None:
+def test_code_set_periods_fy2025_to_fy2027() -> None:
     inside = icd10.code_set_for(date(2026, 9, 30))
-    assert inside.covers and inside.name == "FY2026"
+    assert inside.covers and inside.name == "FY2026" and not inside.partial
     assert inside.valid_from == date(2025, 10, 1) and inside.valid_to == date(2026, 9, 30)
-    assert not icd10.code_set_for(date(2026, 10, 1)).covers
-    assert not icd10.code_set_for(date(2025, 9, 30)).covers
+    assert icd10.code_set_for(date(2025, 9, 30)).name == "FY2025"
+    fy2027 = icd10.code_set_for(date(2026, 10, 1))
+    assert fy2027.name == "FY2027" and fy2027.covers and fy2027.partial  # a subset of categories
+    assert fy2027.holds("E11.9") and not fy2027.holds("A00.9")
+    before = icd10.code_set_for(date(2024, 9, 30))
+    assert not before.covers and before.name == "FY2025"  # nearest full set, said to be outside
+    assert not icd10.code_set_for(date(2027, 10, 1)).covers
+
+
+@pytest.mark.parametrize(
+    ("code", "on", "valid", "billable"),
+    [
+        ("E11.A", date(2025, 6, 10), False, False),  # added FY2026 (issue 12)
+        ("E11.A", date(2025, 9, 30), False, False),
+        ("E11.A", date(2025, 10, 1), True, True),
+        ("E11.A", date(2026, 10, 1), True, True),
+        ("E11.9", date(2025, 6, 10), True, True),
+        ("C78.31", date(2026, 9, 30), False, False),  # added FY2027
+        ("C78.31", date(2026, 10, 1), True, True),
+        ("Z68.18", date(2026, 10, 1), True, True),
+        ("Z68.1", date(2026, 9, 30), True, True),  # a leaf until FY2027 split it
+        ("Z68.1", date(2026, 10, 1), True, False),
+        ("B20", date(2026, 3, 1), True, True),  # a category that is its own block
+    ],
+)
+def test_validity_follows_the_fiscal_year(code: str, on: date, valid: bool, billable: bool) -> None:
+    look = icd10.lookup(code, on)
+    assert (look.valid, look.billable, look.checked) == (valid, billable, True)
+
+
+def test_a_category_fy2027_does_not_hold_is_not_checked_for_fy2027() -> None:
+    look = icd10.lookup("A00.9", date(2026, 12, 4))
+    assert look.valid and look.billable and not look.checked
+    assert look.wanted == "FY2027" and look.code_set.name == "FY2026"
+    assert icd10.lookup("A00.9", date(2026, 9, 30)).checked
+
+
+def test_fiscal_year() -> None:
+    assert icd10.fiscal_year(date(2026, 9, 30)) == "FY2026"
+    assert icd10.fiscal_year(date(2026, 10, 1)) == "FY2027"
+
+
+def test_valid_years() -> None:
+    assert icd10.valid_years("E11.A") == ["FY2026", "FY2027"]
+    assert icd10.valid_years("E11.9") == ["FY2025", "FY2026", "FY2027"]
 
 
 def test_search_by_words_and_by_code() -> None:

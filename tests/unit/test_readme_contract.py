@@ -29,15 +29,19 @@ def readme_commands() -> dict[str, set[str]]:
 
 
 def parser_flags(name: str) -> set[str]:
+    """The command's flags, and its actions' flags for a command with actions (``rules status``)."""
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return {o for a in sub.choices[name]._actions for o in a.option_strings if o.startswith("--")} - {
-        "--help"
-    }
+    parsers = [sub.choices[name]]
+    for action in parsers[0]._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += list(action.choices.values())
+    flags = {o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")}
+    return flags - {"--help"}
 
 
 def test_the_command_table_names_every_flag_and_only_real_ones() -> None:
     table = readme_commands()
-    assert set(table) == {"demo", "serve", "check", "sandbox-test", "outbox", "audit"}
+    assert set(table) == {"demo", "serve", "check", "sandbox-test", "outbox", "audit", "rules", "scrub"}
     for name, flags in table.items():
         assert flags == parser_flags(name), name
 

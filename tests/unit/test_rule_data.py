@@ -20,7 +20,8 @@ from smart_app.settings import load_settings, use_rule_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference"
-NOTES = (REFERENCE / "billing-rules.md").read_text(encoding="utf-8")
+# Every reference note cites URLs: billing-rules.md (the first release) and rules-2027.md (issue 12).
+NOTES = "\n".join(p.read_text(encoding="utf-8") for p in sorted(REFERENCE.glob("*.md")))
 SYNTHEA = "https://github.com/smart-on-fhir/generated-sample-data"
 # Cited beside the notes (said so in the entry): Synthea's repository, HL7's SNOMED procedure value set,
 # a payer's CMS-1500 diagnosis-pointer reminder.
@@ -341,7 +342,12 @@ def test_rule_contract_decisions_say_so_plainly() -> None:
         ("kx_threshold", lambda e: e["amount"] == 2480, False),  # 2026: secondary sources only (§8.2, §16.5)
         ("kx_threshold", lambda e: e["amount"] == 2330, True),  # 2024: Noridian [P]
         ("pt_telehealth_window", lambda e: e["effective_from"] == date(2020, 3, 1), False),  # start date
-        ("medicare_telehealth_list", lambda e: "97110" in e["codes"], False),  # CY 2026 membership (§16.4)
+        (
+            "medicare_telehealth_list",
+            lambda e: "97110" in e["codes"] and e["effective_to"].year == 2026,
+            False,
+        ),
+        ("medicare_telehealth_list", lambda e: e["effective_from"] == date(2027, 1, 1), False),  # carried
         ("estimate", lambda e: e["codes"] == ["99078"], False),  # 99078's Medicare status (§2)
         ("estimate", lambda e: e["codes"] == ["98960", "98961", "98962"], True),  # AAPC, LegalClarity [S]
     ],

@@ -190,10 +190,16 @@ def test_kx_threshold_by_year(day: str, ytd: float, kx: bool) -> None:
     assert ("KX" in ev.charge_lines[0].modifiers) is kx
 
 
-def test_kx_in_an_unknown_year_uses_the_newest_and_says_so() -> None:
-    ev = run(therapy(service_date="2027-03-01", therapy_ytd_allowed=2500))
+def test_kx_in_a_year_beyond_the_data_uses_the_newest_and_says_so() -> None:
+    ev = run(therapy(service_date="2028-03-01", therapy_ytd_allowed=2500))
     assert "KX" in ev.charge_lines[0].modifiers
     assert any("KX threshold" in f.message for f in by_rule(ev, "rules.out-of-period"))
+
+
+def test_kx_in_a_year_searched_and_not_found_is_not_checked() -> None:
+    ev = run(therapy(service_date="2027-03-01", therapy_ytd_allowed=2500))
+    assert "KX" not in ev.charge_lines[0].modifiers
+    assert any("not checked for 2027" in f.message for f in by_rule(ev, "rules.out-of-period"))
 
 
 def test_targeted_review_note_above_3000() -> None:
@@ -231,10 +237,15 @@ def test_codes_that_did_not_exist_yet_are_not_evaluated() -> None:
 # --- ICD-10-CM for dates outside the bundled FY2026 code set ---------------------------------------------
 
 
-def test_fy2027_dates_are_validated_against_fy2026_with_a_warning() -> None:
-    ev = run(education(service_date="2026-11-27", diagnoses=["M54.5"]))
+def test_fy2027_dates_outside_the_loaded_categories_use_fy2026_with_a_warning() -> None:
+    ev = run(education(service_date="2026-11-27", diagnoses=["G89.29"]))
     (period,) = by_rule(ev, "rules.out-of-period")
-    assert period.severity == "warn" and "FY2026" in period.message
+    assert period.severity == "warn" and "FY2026" in period.message and "FY2027" in period.message
+
+
+def test_fy2027_dates_in_the_loaded_categories_are_checked_against_fy2027() -> None:
+    ev = run(education(service_date="2026-11-27", diagnoses=["M54.5"]))
+    assert "rules.out-of-period" not in rules_of(ev)
     assert "dx.not-billable" in rules_of(ev)
 
 

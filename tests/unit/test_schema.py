@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import DateTime, inspect, text
 from sqlalchemy.exc import StatementError
 
-from smart_app import drafts
+from smart_app.point_of_care import drafts
 from smart_app.store import Base, Database, LaunchRecord, schema
 
 ROOT = Path(__file__).resolve().parents[2]

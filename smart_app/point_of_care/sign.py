@@ -13,13 +13,15 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
-from smart_app import document_context, document_note, drafts
 from smart_app.clock import utcnow
-from smart_app.document_api import draft_key
-from smart_app.document_eval import Check, check, code_choices
-from smart_app.document_form import focus_id
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import note as document_note
+from smart_app.point_of_care.api import draft_key
+from smart_app.point_of_care.evaluation import Check, check, code_choices
+from smart_app.point_of_care.form import focus_id
 from smart_app.store import Database
 from smart_app.writeback import (
     Acknowledgement,

@@ -18,10 +18,10 @@ from typing import Any
 from billing_rules import icd10
 from billing_rules.model import ClinicalContext
 from fhir_mappings.note import generate_note
-from smart_app import drafts
-from smart_app.document_eval import Check, code_choices
-from smart_app.document_form import TIME_RE
-from smart_app.document_page import linkable_diagnoses
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care.evaluation import Check, code_choices
+from smart_app.point_of_care.form import TIME_RE
+from smart_app.point_of_care.page import linkable_diagnoses
 from smart_app.store import Database
 
 

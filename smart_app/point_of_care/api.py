@@ -9,10 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from billing_rules import icd10
-from smart_app import document_context, document_note, document_style, drafts
-from smart_app.document_eval import check, check_json
-from smart_app.document_form import fields_from, focus_id
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import note as document_note
+from smart_app.point_of_care import style as document_style
+from smart_app.point_of_care.evaluation import check, check_json
+from smart_app.point_of_care.form import fields_from, focus_id
 
 bp = Blueprint("poc_api", __name__)
 ICD_LIMIT = 20
