@@ -1,7 +1,9 @@
-"""A throwaway PostgreSQL cluster for the e2e tests: ``initdb`` + ``pg_ctl`` on a free loopback port (as
-the ``postgres`` user when run as root), removed afterwards. Skipped, with the reason, where PostgreSQL's
-binaries or the ``psycopg`` driver are missing: CI installs ``postgresql`` (apt) and ``psycopg[binary]`` (the
-``postgres`` and ``dev`` extras)."""
+"""A throwaway PostgreSQL cluster for end-to-end tests: ``initdb`` + ``pg_ctl`` on a free loopback port (as
+the ``postgres`` user when run as root, since initdb refuses root), fsync off, removed afterwards.
+
+``missing()`` names what is not installed (the tests skip with that reason); CI installs ``postgresql`` (apt)
+and ``psycopg[binary]`` (the ``dev`` extra).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 
-
-def _pg_bin(name: str) -> str | None:
+def pg_bin(name: str) -> str | None:
     """On PATH, else where Debian's ``postgresql`` package puts it (``/usr/lib/postgresql/<major>/bin``)."""
     found = shutil.which(name)
     if found:
@@ -27,8 +27,9 @@ def _pg_bin(name: str) -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
-def _missing() -> str | None:
-    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
+def missing() -> str | None:
+    """Why a cluster cannot be started here, or None."""
+    if not (pg_bin("initdb") and pg_bin("pg_ctl")):
         return "PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)"
     if importlib.util.find_spec("psycopg") is None:
         return "the psycopg driver is not installed (pip install 'psycopg[binary]', in the dev extra)"
@@ -37,48 +38,35 @@ def _missing() -> str | None:
     return None
 
 
-def _as_postgres(*argv: str) -> list[str]:
+def as_postgres(*argv: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """The URL of a fresh cluster's ``postgres`` database, for as long as the block runs."""
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
+def cluster(max_connections: int = 100) -> Iterator[str]:
+    """Start a cluster; yields its SQLAlchemy URL (database ``postgres``, trust auth on loopback)."""
     root = Path(tempfile.mkdtemp(prefix="smart-edu-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
 
     def run(argv: list[str]) -> None:
         subprocess.run(argv, check=True, capture_output=True, timeout=120)
 
-    initdb, pg_ctl = str(_pg_bin("initdb")), str(_pg_bin("pg_ctl"))
-    run(_as_postgres(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(_as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
+    initdb, pg_ctl = str(pg_bin("initdb")), str(pg_bin("pg_ctl"))
+    run(as_postgres(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}"
+    )
+    run(as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), capture_output=True)
+        subprocess.run(as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-
-
-def new_database(pg_url: str, name: str) -> str:
-    """A fresh empty database in the cluster; its URL."""
-    from sqlalchemy import create_engine
-
-    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return pg_url.rsplit("/", 1)[0] + "/" + name

@@ -8,18 +8,31 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from smart_app.store import Database, LaunchRecord, schema
-from tests.e2e.postgres_kit import new_database, throwaway_cluster
+from tests.e2e import postgres_kit
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    with throwaway_cluster() as url:
+    reason = postgres_kit.missing()
+    if reason:
+        pytest.skip(reason)
+    with postgres_kit.cluster() as url:
         yield url
+
+
+def new_database(pg_url: str, name: str) -> str:
+    """A fresh empty database in the cluster; its URL."""
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return pg_url.rsplit("/", 1)[0] + "/" + name
 
 
 def _upgrade_to(db: Database, revision: str) -> None:

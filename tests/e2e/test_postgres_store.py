@@ -2,7 +2,7 @@
 the models, and the unique claims that stop a double write (write job, draft signing, one open draft per
 visit) hold under concurrent requests, not only on SQLite.
 
-A throwaway cluster (``tests/e2e/postgres_kit.py``) is started on a free loopback port; skipped, with the
+A throwaway cluster is started on a free loopback port (``tests/e2e/postgres_kit.py``). Skipped, with the
 reason, where PostgreSQL's binaries or the ``psycopg`` driver are missing.
 """
 
@@ -19,7 +19,7 @@ from smart_app.fhir_client import FhirClient
 from smart_app.point_of_care import drafts
 from smart_app.store import Database, schema
 from smart_app.writeback import WritebackConfig, WriteResult, ledger, write_signed_service
-from tests.e2e.postgres_kit import throwaway_cluster
+from tests.e2e import postgres_kit
 from tests.http.test_writeback_fake import BASE, FakeFhir, hapi_caps
 from tests.unit.test_write_factories import signed
 
@@ -28,7 +28,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    with throwaway_cluster() as url:
+    reason = postgres_kit.missing()
+    if reason:
+        pytest.skip(reason)
+    with postgres_kit.cluster() as url:
         yield url
 
 
