@@ -9,7 +9,7 @@ from pathlib import Path
 from smart_app.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
-NAIVE_NOW = re.compile(r"datetime\.(now|utcnow|today)\(|replace\(tzinfo=None\)|fromtimestamp\(")
+NAIVE_NOW = re.compile(r"datetime\.(now|utcnow|today)\(|replace\(tzinfo=None\)|fromtimestamp\([^,)]*\)")
 
 
 def test_utcnow_is_aware_utc() -> None:
