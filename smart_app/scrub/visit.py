@@ -2,8 +2,8 @@
 
 The day's charges are one visit per clinician (the engine takes one clinician per visit): their timed codes
 pool their minutes, code pairs are checked between them and an initial evaluation covers its visit's plan of
-care. A second charge of the same code that day is evaluated beside the visit, so it is seen as a duplicate. An
-add-on line (97551, 98981) is judged with its primary, whose minutes give its units. Then the scrub compares
+care. A second charge of the same code that day is evaluated beside the visit, so it is seen as a duplicate.
+An add-on line (97551, 98981) is judged with its primary, whose minutes give its units. Then the scrub compares
 what was billed with what the rules compute: units against the documented minutes, modifiers against those
 required, and says what the EHR's data cannot show.
 """
@@ -156,9 +156,9 @@ class VisitScrub:
         code, units = line.charge.code or "", line.charge.units or 1
         if line.entry is not None and line.entry["unit"] in TIMED and not line.documented:
             out.append(scrub_finding(self.rules, "scrub.minutes-undocumented", code=code, units=units))
-        if line.entry is not None and "curriculum" in line.entry.get("requires", ()):
-            if self.data.note_for(line.charge) is None:
-                out.append(scrub_finding(self.rules, "scrub.curriculum-undocumented", code=code))
+        requires = line.entry.get("requires", ()) if line.entry is not None else ()
+        if "curriculum" in requires and self.data.note_for(line.charge) is None:
+            out.append(scrub_finding(self.rules, "scrub.curriculum-undocumented", code=code))
         return out + self._line_checks(line.charge, evaluation, line.minutes if line.documented else None)
 
     def _line_checks(self, charge: Charge, evaluation: Evaluation, minutes: int | None) -> list[Finding]:
