@@ -3,9 +3,9 @@
 The day's charges are one visit per clinician (the engine takes one clinician per visit): their timed codes
 pool their minutes, code pairs are checked between them and an initial evaluation covers its visit's plan of
 care. A second charge of the same code that day is evaluated beside the visit, so it is seen as a duplicate.
-An add-on line (97551, 98981) is judged with its primary, whose minutes give its units. Then the scrub compares
-what was billed with what the rules compute: units against the documented minutes, modifiers against those
-required, and says what the EHR's data cannot show.
+An add-on line (97551, 98981) is judged with its primary, whose minutes give its units. Then the scrub
+compares what was billed with what the rules compute: units against the documented minutes, modifiers against
+those required, and says what the EHR's data cannot show.
 """
 
 from __future__ import annotations
