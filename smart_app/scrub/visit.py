@@ -17,7 +17,7 @@ from typing import Any
 
 from billing_rules.lines import TIMED
 from billing_rules.loader import Entry, RuleSet
-from billing_rules.model import ClinicalContext, Evaluation, Finding, Provider
+from billing_rules.model import ClinicalContext, EncounterInfo, Evaluation, Finding, Provider
 from billing_rules.policy import THERAPISTS
 from billing_rules.visit import VisitRecord, evaluate_visit
 from smart_app.scrub.findings import scrub_finding
@@ -137,12 +137,12 @@ class VisitScrub:
         members = {line.charge.id for line in group}
         context = ClinicalContext(
             patient=self.data.patient,
+            encounter=encounter or EncounterInfo(),
             conditions=self.data.conditions,
             payer=payer_on(self.data, self.day, self.shared),
             provider=self._provider(first),
             orders=self.data.orders,
             existing_charges=tuple(c.existing for c in day_charges if c.id not in members),
-            **({"encounter": encounter} if encounter else {}),
         )
         result = evaluate_visit(VisitRecord(records), context, rules=self.rules)
         for line, evaluation in zip(group, result.services, strict=True):
@@ -168,7 +168,12 @@ class VisitScrub:
             return []
         out = []
         if minutes is not None and charge.units is not None and line.units != charge.units:
-            values = {"code": charge.code, "billed": charge.units, "minutes": minutes, "computed": line.units}
+            values: dict[str, Any] = {
+                "code": charge.code,
+                "billed": charge.units,
+                "minutes": minutes,
+                "computed": line.units,
+            }
             out.append(scrub_finding(self.rules, "scrub.units-mismatch", **values))
         missing = [m for m in line.modifiers if m not in (charge.modifiers or ())]
         if missing:
