@@ -81,3 +81,11 @@ def test_the_cli_writes_the_page(tmp_path: Path) -> None:
     main(["scrub", "--ndjson", str(tmp_path / "x"), "--out", str(tmp_path / "o"), "--format", "html"])
     assert (tmp_path / "o" / "scrub.html").read_text(encoding="utf-8").startswith("<!doctype html>")
     assert not (tmp_path / "o" / "scrub.json").exists()
+
+
+def test_the_template_has_no_inline_handlers_or_style_attributes() -> None:
+    from smart_app.resources import templates_dir
+
+    text = (templates_dir() / "scrub" / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"\son[a-z]+=|\sstyle=", text)
+    assert "|safe" not in text and "autoescape false" not in text
