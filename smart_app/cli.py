@@ -85,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--feedback", action="store_true", help="the per-service CDS card feedback summary")
     audit.set_defaults(module="smart_app.commands.audit")
 
+    scrub = sub.add_parser(
+        "scrub",
+        help="the biller's pre-bill audit of every charge in a period (Bulk Data export / NDJSON)",
+        epilog="writes scrub.json and scrub.csv into --out; exit 0 nothing blocked, 1 some charge "
+        "blocked, 2 bad input (file and line named on stderr), 3 server error",
+    )
+    source = scrub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ndjson", metavar="DIR", help="a folder of Bulk Data NDJSON files (<Type>.ndjson)")
+    scrub.add_argument("--since", default=None, help="first service day to report (YYYY-MM-DD)")
+    scrub.add_argument("--until", default=None, help="last service day to report (YYYY-MM-DD)")
+    scrub.add_argument("--out", default=None, help="output folder (default: ./scrub-<today>)")
+    scrub.add_argument("--format", default="csv,json", help="any of csv,json (default: both)")
+    scrub.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
+    scrub.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler, tcp://..."
+    )
+    scrub.set_defaults(module="smart_app.commands.scrub")
+
     rules = sub.add_parser(
         "rules", help="the rule data's periods: what is in force, what expires, what is missing"
     )

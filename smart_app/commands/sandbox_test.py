@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -129,7 +130,8 @@ def _write(
     url = default_database_url(settings)
     db = open_database(url)
     try:
-        result = write_signed_service(db, client, config, request)
+        lease = timedelta(seconds=settings.write_lease)
+        result = write_signed_service(db, client, config, request, lease=lease)
     except WritebackConfigError as exc:
         raise _Refused(str(exc)) from None
     finally:
