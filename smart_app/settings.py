@@ -98,6 +98,13 @@ def _bool(raw: Any) -> bool:
     raise ValueError("true or false is expected")
 
 
+def _log_format(raw: Any) -> str:
+    value = str(raw).strip().lower()
+    if value not in ("json", "text"):
+        raise ValueError("json or text is expected")
+    return value
+
+
 @dataclass(frozen=True)
 class _Var:
     name: str  # the environment variable (and the key a test's mapping uses)
@@ -132,6 +139,7 @@ _VARS: dict[str, _Var] = {
     "bearer_token": _Var("SMART_EDU_BEARER_TOKEN", _text),
     "bearer_token_issuer": _Var("SMART_EDU_BEARER_TOKEN_ISSUER", _text),
     "data_home": _Var("XDG_DATA_HOME", _path),
+    "log_format": _Var("SMART_EDU_LOG_FORMAT", _log_format),
 }
 
 
@@ -166,6 +174,7 @@ class Settings:
     bearer_token: str | None = None  # sandbox-test / outbox against a protected server
     bearer_token_issuer: str | None = None
     data_home: Path | None = None  # XDG_DATA_HOME: where sandbox-test keeps its own store
+    log_format: str | None = None  # json | text; None: json under `serve`, text elsewhere
 
     @property
     def launch_config_dir(self) -> Path:

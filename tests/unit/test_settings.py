@@ -49,6 +49,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
         "SMART_EDU_BEARER_TOKEN": "tok",
         "SMART_EDU_BEARER_TOKEN_ISSUER": "https://ehr.example/fhir",
         "XDG_DATA_HOME": "/data",
+        "SMART_EDU_LOG_FORMAT": " JSON ",
     }
     assert set(environ) == set(variable_names())  # this test names every variable there is
     s = load_settings(environ=environ)
@@ -64,6 +65,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
     assert s.rules_dirs == (Path("/srv/a"), Path("/srv/b")) and s.edit_tables_dir == Path("/srv/ncci")
     assert (s.bearer_token, s.bearer_token_issuer) == ("tok", "https://ehr.example/fhir")
     assert s.user_data_dir == Path("/data")
+    assert s.log_format == "json"
 
 
 def test_a_tests_mapping_wins_typed_or_as_text_and_none_clears() -> None:
@@ -88,6 +90,7 @@ def test_an_empty_variable_counts_as_unset() -> None:
         ("SMART_EDU_FHIR_TIMEOUT", "0"),
         ("SMART_EDU_COOKIE_SECURE", "maybe"),
         ("SMART_EDU_DISCOVERY_TTL", "nan"),
+        ("SMART_EDU_LOG_FORMAT", "xml"),
         ("SMART_EDU_WRITE_LEASE", "0"),
     ],
 )
