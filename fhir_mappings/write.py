@@ -89,8 +89,11 @@ def build_document_reference(
     title: str = "Patient education note",
     description: str | None = None,
     content_type: str = PLAIN_TEXT_UTF8,
+    family: str = "education",
 ) -> dict[str, Any]:
-    """US Core DocumentReference for the signed note (smart-fhir.md §3.1-3.2)."""
+    """US Core DocumentReference for the signed note (smart-fhir.md §3.1-3.2). ``family``: an education note
+    is typed Education note and Progress note (LOINC), a therapy or mixed visit's note Progress note."""
+    kinds = [EDUCATION_NOTE, PROGRESS_NOTE] if family == "education" else [PROGRESS_NOTE]
     attachment: dict[str, Any] = {
         "contentType": content_type,
         "data": base64.b64encode(note_text.encode("utf-8")).decode("ascii"),
@@ -103,10 +106,7 @@ def build_document_reference(
         "identifier": [identifier(identifier_value)],
         "status": "current",
         "docStatus": "final",
-        "type": {
-            "coding": [_coding(ext.LOINC_SYSTEM, *EDUCATION_NOTE), _coding(ext.LOINC_SYSTEM, *PROGRESS_NOTE)],
-            "text": EDUCATION_NOTE[1],
-        },
+        "type": {"coding": [_coding(ext.LOINC_SYSTEM, *kind) for kind in kinds], "text": kinds[0][1]},
         "category": [{"coding": [_coding(ext.NOTE_CATEGORY_SYSTEM, "clinical-note", "Clinical Note")]}],
         "subject": {"reference": f"Patient/{ctx.patient_id}"},
         "date": _dt(ctx.recorded),

@@ -16,6 +16,7 @@ from typing import Any
 from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
 from billing_rules.visit import VisitEvaluation, VisitRecord
 from fhir_mappings import write
+from fhir_mappings.note import note_title
 from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
 from smart_app.writeback.identifiers import VISIT_CODE, business_id, placeholder_url
 from smart_app.writeback.times import in_zone
@@ -175,8 +176,14 @@ def _entries(
     """The note, the charge line(s) and their Provenance, in the order they are written."""
     entries: list[PlannedResource] = []
     if config.documentreference == "create":
+        title, family = note_title(request.record)
         doc = write.build_document_reference(
-            ctx, identifier_value=ids.note, note_text=request.note_text, content_type=config.note_content_type
+            ctx,
+            identifier_value=ids.note,
+            note_text=request.note_text,
+            content_type=config.note_content_type,
+            title=title,
+            family=family,
         )
         entries.append(_entry("note", ids.note, doc))
     note_url = entries[0].full_url if entries else None
