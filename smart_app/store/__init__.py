@@ -29,7 +29,6 @@ from smart_app.store.launches import (
     find_with_context_stamp,
     new_secret,
     swap_tokens,
-    utcnow,
 )
 from smart_app.store.writeback import AuditRow, LedgerStep, OutboxEntry, WriteJob
 
@@ -57,5 +56,4 @@ __all__ = [
     "metadata",
     "new_secret",
     "swap_tokens",
-    "utcnow",
 ]
