@@ -197,7 +197,7 @@ def save_checked(
     """The live check's save: the form into this draft if it is still open AND belongs to ``key``, in ONE
     conditional UPDATE with nothing read before or after; returns the time saved, or None (signed, discarded
     or another visit's draft: the page must reload). The note and its basis are left as they are."""
-    now = _now()
+    now = utcnow()
     with db.session() as s:
         res = s.execute(
             update(DraftRow)
