@@ -145,7 +145,7 @@ def test_audit_and_outbox_read_the_running_demos_store_and_the_banner_names_it(t
     try:
         banner = _started(proc)
         assert f"App store:            {store}" in banner
-        assert f"SMART_EDU_DATABASE_URL={store} smart-edu audit" in banner
+        assert f"SMART_EDU_DATABASE_URL={store} " in banner and "smart-edu audit" in banner
         for command in (["audit"], ["outbox", "list"]):
             done = subprocess.run(
                 [str(script), *command], env=env, capture_output=True, text=True, timeout=60
