@@ -1,4 +1,4 @@
-"""Visit engine figures: visit evaluations per second on one core once loaded, for a Medicare PT visit of three
+"""Visit engine figures: visit evaluations per CPU-second once loaded, for a Medicare PT visit of three
 timed codes (97110 33 min, 97112 24 min by a PTA, 97140 7 min), and the same visit's note. The scrub groups a
 patient's same-day charges into such visits, so this is its per-visit cost.
 
@@ -53,7 +53,8 @@ def main() -> None:
     evaluations = rate(lambda: evaluate_visit(visit, ctx, as_of=on, rules=rules), args.seconds)
     parsed = rate(lambda: evaluate_visit(parse_visit_record(VISIT), ctx, as_of=on, rules=rules), args.seconds)
     notes = rate(lambda: generate_note(visit, charge_lines=ev.charge_lines, rules=rules), args.seconds)
-    print(f"3-code visit: {evaluations:,.0f} evaluate_visit per CPU-second ({1e6 / evaluations:,.0f} us each)")
+    each = f"{1e6 / evaluations:,.0f} us each"
+    print(f"3-code visit: {evaluations:,.0f} evaluate_visit per CPU-second ({each})")
     print(f"3-code visit parsed from JSON and evaluated: {parsed:,.0f} per CPU-second")
     print(f"3-code visit note: {notes:,.0f} generate_note per CPU-second")
 
