@@ -44,6 +44,10 @@ VISIT_SCOPE = frozenset(
         "modifier.therapy",
         "telehealth.place-of-service",
         "estimate.not-loaded",
+        "time.untimed-excluded",
+        "benefit.hours",
+        "benefit.not-accredited",
+        "payer.authorization",
     }
 )
 _HOLE = "\x00"
@@ -177,6 +181,9 @@ def _in_visit(
     minutes that reach no unit of their own (the CMS pool gave the units to services with more minutes, or
     the payer converts each code alone) are recorded, not blocked, when other services bill."""
     findings = list(ev.findings)
+    # A code the catalogue does not know is a service of this visit, blocked on its own (rules.not-evaluated);
+    # the other services' units never counted it, so they need not repeat the block.
+    findings = [f for f in findings if f.rule != "time.unknown-code"]
     if initial:
         findings = [f for f in findings if f.rule != "poc.uncertified"]
     if any_lines and not ev.charge_lines and record.minutes:
