@@ -13,10 +13,39 @@ from billing_rules.visit import evaluate_visit
 from billing_rules.visit_record import parse_visit_record
 from tests.unit.test_rules_registry import ON, dsmt, education, rules_of, run, therapy
 
-ISSUE_CODES = (
-    "G0108 G0109 97802 97803 97804 97150 97113 97116 97140 97032 97033 97034 97035 97036 97542 97750 97760"
-    " 97761 97763 97010 97012 97014 G0283 97016 97018 97022 97165 97166 97167 97168 97164"
-).split()
+ISSUE_CODES = [
+    "G0108",
+    "G0109",
+    "97802",
+    "97803",
+    "97804",
+    "97150",
+    "97113",
+    "97116",
+    "97140",
+    "97032",
+    "97033",
+    "97034",
+    "97035",
+    "97036",
+    "97542",
+    "97750",
+    "97760",
+    "97761",
+    "97763",
+    "97010",
+    "97012",
+    "97014",
+    "G0283",
+    "97016",
+    "97018",
+    "97022",
+    "97165",
+    "97166",
+    "97167",
+    "97168",
+    "97164",
+]
 
 
 def test_the_catalogue_holds_every_code_the_issue_names() -> None:
@@ -188,7 +217,7 @@ def test_rtm_setup_once_per_episode_from_the_charges_read() -> None:
     assert "ChargeItem/c1" in repeat.message
 
 
-# --- Medicare Advantage, CQ per unit, ties -------------------------------------------------------------------
+# --- Medicare Advantage, CQ per unit, ties ----------------------------------------------------------
 
 
 def test_medicare_advantage_asks_for_cq_and_a_prior_authorization() -> None:
