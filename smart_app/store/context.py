@@ -1,5 +1,5 @@
 """The cached FHIR context of a launch (``poc_launch_context``): the resources read at its first page, kept
-so a live check needs no EHR round trip (``smart_app.document_context`` reads and writes it)."""
+so a live check needs no EHR round trip (``smart_app.point_of_care.context`` reads and writes it)."""
 
 from __future__ import annotations
 

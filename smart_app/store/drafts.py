@@ -1,5 +1,6 @@
-"""The drafts table (``poc_drafts``): the clinician's documentation saved as they type; ``smart_app.drafts``
-holds the rules for using it (one open draft per key, claiming it for signing, reopening a stale claim)."""
+"""The drafts table (``poc_drafts``): the clinician's documentation saved as they type;
+``smart_app.point_of_care.drafts`` holds the rules for using it (one open draft per key, claiming it for
+signing, reopening a stale claim)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class DraftRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=OPEN)
     fields_json: Mapped[str] = mapped_column(Text, default="{}")
     note_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see document_note
+    note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see point_of_care/note.py
     launch_handle: Mapped[str] = mapped_column(String(128), default="")
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import delete
 
 from smart_app.cds_hooks import store as cds_store
-from smart_app.drafts import DraftRow
 from smart_app.launches import db_of
+from smart_app.point_of_care.drafts import DraftRow
 from smart_app.writeback import audit
 from tests.e2e.conftest import ARTIFACTS, AppHandle, SandboxHandle
 from tests.e2e.test_poc_document import AXE, axe_violations

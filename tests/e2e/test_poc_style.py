@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from smart_app.document_style import safe_properties
+from smart_app.point_of_care.style import safe_properties
 from tests.e2e.conftest import AppHandle, SandboxHandle
 from tests.e2e.test_poc_document import DM_ENCOUNTER, DM_PATIENT, open_app
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from smart_app import document_context, drafts
-from smart_app.document_api import draft_key
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
+from smart_app.point_of_care.api import draft_key
 from smart_app.smart.app_context import MAX_LENGTH, parse_app_context
 from smart_app.store import LaunchRecord
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, csrf_of, launched
@@ -30,7 +30,7 @@ CARD = {"hook": "patient-view", "hookInstance": "4b3c1c0e-2f5a-4b1e-9d0b-2f7e0e6
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 

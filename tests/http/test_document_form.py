@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from smart_app import create_app, document_curricula, document_style
-from smart_app.document_curricula import CurriculaError, parse_curricula
-from smart_app.document_form import fields_from, focus_id, minutes_from_times, record_input
+from smart_app import create_app
+from smart_app.point_of_care import curricula, style
+from smart_app.point_of_care.curricula import CurriculaError, parse_curricula
+from smart_app.point_of_care.form import fields_from, focus_id, minutes_from_times, record_input
 
 ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
 NEEDS_98960 = {"minutes", "mode", "location", "patients_in_group", "patient_present", "curriculum", "topics"}
@@ -88,9 +89,9 @@ def test_findings_point_at_a_control(field: str | None, target: str) -> None:
 
 
 def test_packaged_curricula_have_the_documented_shape() -> None:
-    items = document_curricula.curricula()
+    items = curricula.curricula()
     assert len(items) >= 5 and len({c.id for c in items}) == len(items)
-    adces = document_curricula.by_name(ADCES)
+    adces = curricula.by_name(ADCES)
     assert adces is not None and "Healthy eating" in adces.topics and adces.offered_for("98960")
 
 
@@ -104,10 +105,10 @@ def test_a_deployment_replaces_the_curricula(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("SMART_EDU_CURRICULA", str(own))
     create_app({"SMART_EDU_DATABASE_URL": "sqlite://"})
     try:
-        assert [c.name for c in document_curricula.curricula()] == ["Our asthma class"]
+        assert [c.name for c in curricula.curricula()] == ["Our asthma class"]
     finally:
-        document_curricula.use_deployment_curricula(None)
-    assert "Our asthma class" not in [c.name for c in document_curricula.curricula()]
+        curricula.use_deployment_curricula(None)
+    assert "Our asthma class" not in [c.name for c in curricula.curricula()]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_malformed_curricula_are_refused(doc: dict[str, object]) -> None:
 
 
 def test_style_filter_keeps_safe_readable_values_only() -> None:
-    props = document_style.safe_properties(
+    props = style.safe_properties(
         {
             "color_background": "#edeae3",
             "color_text": "#303030",
@@ -144,10 +145,10 @@ def test_style_filter_keeps_safe_readable_values_only() -> None:
         "--poc-radius": "0px",
         "--poc-font-size": "13px",
     }
-    assert document_style.safe_properties({"color_background": "#777777", "color_text": "#888888"}) == {}
-    assert document_style.safe_properties(["not", "a", "dict"]) == {}
+    assert style.safe_properties({"color_background": "#777777", "color_text": "#888888"}) == {}
+    assert style.safe_properties(["not", "a", "dict"]) == {}
 
 
 def test_contrast_ratio_matches_wcag() -> None:
-    assert round(document_style.contrast("#000000", "#ffffff"), 1) == 21.0
-    assert round(document_style.contrast("#777777", "#ffffff"), 2) == 4.48
+    assert round(style.contrast("#000000", "#ffffff"), 1) == 21.0
+    assert round(style.contrast("#777777", "#ffffff"), 2) == 4.48

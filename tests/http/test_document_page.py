@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from smart_app import document_context, document_style, drafts
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts, style
 from tests.http.document_kit import (
     FakeEhr,
     app_for,
@@ -35,8 +35,8 @@ ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
-    document_style.forget()
+    context.forget()
+    style.forget()
     return app_for(tmp_path)
 
 

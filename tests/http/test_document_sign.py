@@ -14,8 +14,9 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from smart_app import create_app, document_context, drafts
+from smart_app import create_app
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
 from smart_app.reads import forget_capabilities
 from smart_app.writeback import audit
 from tests.http.document_kit import (
@@ -46,7 +47,7 @@ SESSION = {
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 
@@ -203,7 +204,7 @@ def note_only_app(tmp_path: Path) -> Flask:
 
 
 def test_ehr_without_charges_gets_the_note_and_a_charge_summary_csv(tmp_path: Path, rsps: Any) -> None:
-    document_context.forget()
+    context.forget()
     app = note_only_app(tmp_path)
     ehr = FakeEhr(commercial_diabetes())
     client, handle = launched(app, rsps, ehr)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from smart_app import document_context, document_style
+from smart_app.point_of_care import context, style
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, csrf_of, launched
 
 ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
@@ -18,8 +18,8 @@ ADCES = "ADCES7 Self-Care Behaviors (diabetes self-management education)"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
-    document_style.forget()
+    context.forget()
+    style.forget()
     return app_for(tmp_path)
 
 

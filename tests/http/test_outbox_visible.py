@@ -10,9 +10,9 @@ import pytest
 import responses
 from flask import Flask
 
-from smart_app import document_context, drafts
 from smart_app.fhir_client import FhirClient
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
 from smart_app.writeback import retry_outbox_entry
 from tests.http.document_kit import ISS, FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.smart_kit import TOKEN, token_response
@@ -21,7 +21,7 @@ from tests.http.test_document_sign import documented, review, sign_form
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 

@@ -12,8 +12,8 @@ import pytest
 import responses
 from flask import Flask
 
-from smart_app import document_context, drafts
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, csrf_of, launched
 from tests.http.smart_kit import TOKEN, token_response
 
@@ -25,7 +25,7 @@ TYPED = {
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 
@@ -36,7 +36,7 @@ def test_a_failed_refresh_asks_for_a_relaunch_and_keeps_what_was_typed(
     ehr = FakeEhr(commercial_diabetes())
     client, handle = launched(app, rsps, ehr)
     token = csrf_of(client.get(f"/s/{handle}/").get_data(as_text=True))
-    document_context.forget()  # another worker: only the store holds the context
+    context.forget()  # another worker: only the store holds the context
     ehr.unauthorized = True  # the EHR revoked the access token ...
     rsps.replace(responses.POST, TOKEN, status=400, json={"error": "invalid_grant"})  # ... and the refresh
     if route == "evaluate":

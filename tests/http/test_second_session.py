@@ -11,14 +11,14 @@ import pytest
 from flask import Flask
 
 from fhir_mappings import extensions as ext
-from smart_app import document_context
+from smart_app.point_of_care import context
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.test_document_sign import documented, review, sign_form
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 

@@ -13,20 +13,21 @@ import pytest
 import responses
 from flask import Flask
 
-from smart_app import document_style
 from smart_app.commands.serve import gunicorn_options
 from smart_app.fhir_client import FhirClient, FhirError
+from smart_app.point_of_care import style
 from smart_app.security import csrf_token
 from tests.http.smart_kit import ISS, FakeFhir, id_token, launch_to_handle, make_app, sample_record
 
 CDS_ROUTES = {"/cds-services/<service_id>", "/cds-services/<service_id>/feedback"}  # JWT, not cookies
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = (ROOT / "templates", ROOT / "smart_app" / "point_of_care" / "templates")
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_style.forget()
+    style.forget()
     return make_app(tmp_path)
 
 
@@ -102,7 +103,9 @@ def test_the_csp_allows_no_inline_code_and_only_the_ehr_as_framer(app: Flask) ->
 
 
 def test_templates_have_no_inline_script_style_or_unescaped_output() -> None:
-    for path in TEMPLATES.rglob("*.html"):
+    paths = [path for folder in TEMPLATES for path in folder.rglob("*.html")]
+    assert any("point_of_care" in str(p) for p in paths), "the point-of-care templates are scanned"
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
         assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), path

@@ -12,8 +12,9 @@ from typing import Any
 import responses
 from flask import Flask
 
-from smart_app import create_app, document_context, drafts
+from smart_app import create_app
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
 from smart_app.reads import forget_capabilities
 from tests.http.document_kit import ISS, FakeEhr, commercial_diabetes, csrf_of, launched
 from tests.http.smart_kit import write_profile
@@ -24,7 +25,7 @@ BILL_CODES = "https://fhir.cerner.com/tenant-1/CodeSystem/BillCodes-CPT"
 
 def oracle_app(tmp_path: Path) -> Flask:
     forget_capabilities()
-    document_context.forget()
+    context.forget()
     config_dir = tmp_path / "profiles"
     config_dir.mkdir()
     write_profile(config_dir, "test-ehr", client_auth="none")

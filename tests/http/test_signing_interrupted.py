@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
-from smart_app import document_context, drafts
 from smart_app.launches import db_of
+from smart_app.point_of_care import context, drafts
 from smart_app.store.writeback import WriteJob
 from tests.http.document_kit import FakeEhr, app_for, commercial_diabetes, launched
 from tests.http.test_document_sign import documented, review, sign_form
@@ -24,7 +24,7 @@ from tests.http.test_document_sign import documented, review, sign_form
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    document_context.forget()
+    context.forget()
     return app_for(tmp_path)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from billing_rules.catalogue import GROUPS, catalogue
-from smart_app.document_eval import grouped_choices
+from smart_app.point_of_care.evaluation import grouped_choices
 
 
 def test_the_select_follows_the_catalogue_groups_and_lists_every_code() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from smart_app import drafts
+from smart_app.point_of_care import drafts
 from smart_app.store import Base, Database, schema
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""The wheel carries the templates and launch profiles: build it, install it into a fresh venv, render a page.
+"""The wheel carries the templates (the app's and the point-of-care package's) and launch profiles: build
+it, install it into a fresh venv, render a page.
 
 Built offline from a copy of the sources (no build isolation, no dependencies); the fresh venv reaches the
 dependencies through a path file to this venv's site-packages, and never sees the source checkout.
@@ -28,12 +29,13 @@ from flask import render_template
 app = create_app({"SMART_EDU_DATABASE_URL": "sqlite://"})
 with app.test_request_context("/"):
     page = render_template("launch/problem.html", title="Wheel <check>", message="rendered from the wheel")
+    poc = app.jinja_env.get_template("document/_layout.html").filename
 refused = app.test_client().get("/launch", query_string={"iss": "https://unknown.test/fhir"})
 print(json.dumps({
     "module": smart_app.__file__, "templates": str(templates_dir()),
     "launch_config": str(launch_config_dir()),
     "profiles": sorted(p.name for p in load_profiles(launch_config_dir())),
-    "page": page, "refused": refused.status_code,
+    "page": page, "refused": refused.status_code, "poc_template": poc,
 }))
 """
 
@@ -69,7 +71,7 @@ def test_wheel_ships_templates_and_profiles_and_renders_from_a_fresh_venv(tmp_pa
     done = subprocess.run([str(python), "-c", PROBE], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("module", "templates", "launch_config"):
+    for key in ("module", "templates", "launch_config", "poc_template"):
         assert found[key].startswith(str(site)), (key, found[key])  # from the wheel, not the checkout
     assert found["profiles"] == ["epic-sandbox", "hapi-public", "oracle-health-sandbox", "smart-health-it"]
     assert (

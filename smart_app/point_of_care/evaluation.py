@@ -16,7 +16,7 @@ import billing_rules
 from billing_rules import icd10
 from billing_rules.catalogue import GROUPS
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
-from smart_app.document_form import FormError, focus_id, record_input
+from smart_app.point_of_care.form import FormError, focus_id, record_input
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ GET shows the context (banner when the EHR asks, encounter, diagnoses, payer, ro
 with the live check; the script in ``static/poc.js`` re-checks and saves the draft as the clinician types.
 POST is the same page without JavaScript: every button submits the form, which is saved as the draft first, so
 nothing typed is lost whichever way the page is used. The review, signing and result pages live in
-``document_sign``; the JSON endpoints in ``document_api``.
+``sign``; the JSON endpoints in ``api``.
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from billing_rules import icd10
-from smart_app import document_api, document_context, document_sign, drafts
-from smart_app.document_api import draft_key
-from smart_app.document_card import CardView, card_view, preselected_fields
-from smart_app.document_eval import check, warm
-from smart_app.document_form import fields_from
-from smart_app.document_page import form_context
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.point_of_care import api as document_api
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import sign as document_sign
+from smart_app.point_of_care.api import draft_key
+from smart_app.point_of_care.card import CardView, card_view, preselected_fields
+from smart_app.point_of_care.evaluation import check, warm
+from smart_app.point_of_care.form import fields_from
+from smart_app.point_of_care.page import form_context
 
-bp = Blueprint("document", __name__, url_prefix="/s/<handle>")
+bp = Blueprint("document", __name__, url_prefix="/s/<handle>", template_folder="templates")
 bp.register_blueprint(document_api.bp)
 bp.register_blueprint(document_sign.bp)
 
@@ -78,7 +81,9 @@ def submit(handle: str) -> str | Response:
     fields.pop("draft_id", None)
     if action != "icd_search":
         fields.pop("icd_q", None)
-    draft = drafts.save(db, key, fields, handle=handle)  # keeps an edited note (document_note)
+    draft = document_api.save_fields(launch, found, fields)  # keeps an edited note (document_note)
+    if draft is None:  # signed in another window or by a simultaneous Sign: the page shows that
+        return redirect(url_for("document.context", handle=handle), 303)
     ctx = document_context.cached(launch)
     if action in ("review", "review_note_only"):
         result = check(fields, ctx)

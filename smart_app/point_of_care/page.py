@@ -13,9 +13,9 @@ from typing import Any
 
 from billing_rules import icd10
 from billing_rules.model import PAYER_CLASSES, PROVIDER_ROLES, ClinicalContext, Diagnosis
-from smart_app.document_curricula import curricula
-from smart_app.document_eval import Check, grouped_choices
-from smart_app.document_form import focus_id
+from smart_app.point_of_care.curricula import curricula
+from smart_app.point_of_care.evaluation import Check, grouped_choices
+from smart_app.point_of_care.form import focus_id
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,21 @@ failure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
-from smart_app import document_context, document_note, drafts
-from smart_app.document_api import draft_key
-from smart_app.document_eval import Check, check, code_choices
-from smart_app.document_form import focus_id
+from smart_app.config import current_settings
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import note as document_note
+from smart_app.point_of_care.api import draft_key
+from smart_app.point_of_care.evaluation import Check, check, code_choices
+from smart_app.point_of_care.form import focus_id
 from smart_app.store import Database
 from smart_app.writeback import (
     Acknowledgement,
@@ -121,19 +124,25 @@ def _acknowledgements(warns: list[Finding]) -> tuple[list[Acknowledgement], list
 @bp.post("/sign")
 @launch_required
 def sign(handle: str) -> Response | tuple[str, int]:
-    """Sign once: validate, claim the draft, write through the write-back path, show the result."""
+    """Sign once: validate, claim the draft, write through the write-back path, show the result.
+
+    Everything here concerns the one draft the page names: its note is saved into it by id and the claim is
+    by id, so a simultaneous second Sign (this instance or another) never starts a new draft; it waits for
+    the first one's result and shows the same page."""
     launch: Launch = g.launch
     db = db_of(current_app)
     draft = _own(launch, request.form.get("draft_id", ""))
-    result_url = url_for("document.poc_sign.result", handle=handle, draft_id=draft.id)
     if draft.status != drafts.OPEN:
-        return redirect(result_url, 303)  # a second click, or a resubmitted page: show the first result
+        return _first_result(db, draft)  # a second click, or a resubmitted page: show the first result
     note = request.form.get("note", "").strip()[:20000]
     ctx = document_context.cached(launch)
     result = check(draft.fields, ctx)
     generated = document_note.generated(result, ctx, draft.fields)
     stale = generated is not None and document_note.for_review(draft, generated).stale and note != generated
-    draft = document_note.save_edit(db, draft, note, generated, handle=handle)  # accepted for the service now
+    saved = document_note.save_edit(db, draft, note, generated, handle=handle)  # accepted for the service now
+    if saved is None:  # claimed by a simultaneous Sign since it was read
+        return _first_result(db, draft)
+    draft = saved
     if generated is None:  # the service is incomplete: the note is kept, the clinician goes back to the form
         return redirect(url_for("document.context", handle=handle), 303)
     shown = document_note.ReviewNote(note, stale)
@@ -151,13 +160,18 @@ def sign(handle: str) -> Response | tuple[str, int]:
         errors += ack_errors
     if errors:
         return _review_page(launch, draft, result, shown, note_only=result.blocked, errors=errors, status=422)
-    if not drafts.claim_for_signing(db, draft.id):
-        return redirect(result_url, 303)
+    if not drafts.claim_for_signing(
+        db, draft.id, note_text=note, note_basis=document_note.edit_basis(draft, generated)
+    ):
+        return _first_result(db, draft)
     try:
         outcome = _write(launch, ctx, draft, result, note, note_only=note_only, acks=acks)
     except FhirUnauthorized:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": "session ended before writing"})
         raise
+    except WriteInProgressError:  # another process holds this write (it took this stalled one over)
+        drafts.finish(db, draft.id, drafts.OPEN, {"error": drafts.STILL_WRITING})
+        return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
     except (FhirError, ValueError) as exc:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": str(exc)})
         message = getattr(exc, "message", None) or str(exc)
@@ -172,7 +186,13 @@ def sign(handle: str) -> Response | tuple[str, int]:
         )
     state = SIGNED_STATES.get(outcome.status, drafts.QUEUED)
     drafts.finish(db, draft.id, state, outcome.to_dict())
-    return redirect(result_url, 303)
+    return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
+
+
+def _first_result(db: Database, draft: drafts.Draft) -> Response:
+    """Another request signs this draft: wait for its result, then show that (the same page it shows)."""
+    drafts.wait_settled(db, draft.id)
+    return redirect(url_for("document.poc_sign.result", handle=g.launch.handle, draft_id=draft.id), 303)
 
 
 def _write(
@@ -207,7 +227,15 @@ def _write(
         code_text={result.code: choice.paraphrase} if choice else {},
         acknowledgements=tuple(acks),
     )
-    return write_signed_service(db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed)
+    lease = write_lease()
+    return write_signed_service(
+        db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed, lease=lease
+    )
+
+
+def write_lease() -> timedelta:
+    """The deployment's write lease (SMART_EDU_WRITE_LEASE)."""
+    return timedelta(seconds=current_settings().write_lease)
 
 
 @bp.get("/result/<draft_id>")
@@ -236,9 +264,11 @@ def retry(handle: str, draft_id: str) -> Response:
     if draft.status == drafts.QUEUED and outbox_id:
         decision = _decision(draft)
         try:
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), decision=decision)
+            outcome = retry_outbox_entry(
+                db, launch.fhir_client(), str(outbox_id), decision=decision, lease=write_lease()
+            )
         except ValueError:  # the charge named is no longer on the encounter: ask again with what is there now
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), lease=write_lease())
         except WriteInProgressError:  # another click is still sending it: its result shows on the page
             return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from billing_rules.model import ClinicalContext, Order
-from smart_app.document_eval import code_choices
+from smart_app.point_of_care.evaluation import code_choices
 
 HOOK_LABELS = {
     "patient-view": "when the chart was opened",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from smart_app import document_curricula
+from smart_app.point_of_care import curricula as document_curricula
 
 # Form controls that may carry several values, in the order the clinician ticked them.
 MULTI = frozenset({"dx", "topic"})

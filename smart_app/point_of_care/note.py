@@ -18,10 +18,10 @@ from typing import Any
 from billing_rules import icd10
 from billing_rules.model import ClinicalContext
 from fhir_mappings.note import generate_note
-from smart_app import drafts
-from smart_app.document_eval import Check, code_choices
-from smart_app.document_form import TIME_RE
-from smart_app.document_page import linkable_diagnoses
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care.evaluation import Check, code_choices
+from smart_app.point_of_care.form import TIME_RE
+from smart_app.point_of_care.page import linkable_diagnoses
 from smart_app.store import Database
 
 
@@ -69,11 +69,17 @@ def for_review(draft: drafts.Draft, generated_text: str) -> ReviewNote:
 
 def save_edit(
     db: Database, draft: drafts.Draft, note: str, generated_text: str | None, *, handle: str
-) -> drafts.Draft:
-    """Save the clinician's note with the basis it was written against (the old basis when the service does
-    not make a note now)."""
-    note_basis = basis(generated_text) if generated_text is not None else draft.note_basis
-    return drafts.save(db, draft.key, draft.fields, handle=handle, note_text=note, note_basis=note_basis)
+) -> drafts.Draft | None:
+    """Save the clinician's note into this draft with the basis it was written against (the old basis when
+    the service does not make a note now); None when the draft was signed or discarded meanwhile."""
+    return drafts.save_into(
+        db, draft.id, handle=handle, note_text=note, note_basis=edit_basis(draft, generated_text)
+    )
+
+
+def edit_basis(draft: drafts.Draft, generated_text: str | None) -> str | None:
+    """The basis a note edited now is kept with."""
+    return basis(generated_text) if generated_text is not None else draft.note_basis
 
 
 def session_times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None, datetime | None]:

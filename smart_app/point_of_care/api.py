@@ -9,10 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from billing_rules import icd10
-from smart_app import document_context, document_note, document_style, drafts
-from smart_app.document_eval import check, check_json
-from smart_app.document_form import fields_from, focus_id
 from smart_app.launches import Launch, db_of, launch_required
+from smart_app.point_of_care import context as document_context
+from smart_app.point_of_care import drafts
+from smart_app.point_of_care import note as document_note
+from smart_app.point_of_care import style as document_style
+from smart_app.point_of_care.evaluation import check, check_json
+from smart_app.point_of_care.form import fields_from, focus_id
 
 bp = Blueprint("poc_api", __name__)
 ICD_LIMIT = 20
@@ -36,12 +39,26 @@ def editable_draft(launch: Launch, draft_id: str) -> drafts.Draft | Response | N
         return None
     draft = drafts.get(db_of(current_app), draft_id)
     if draft is None or draft.key != draft_key(launch) or draft.status != drafts.OPEN:
-        resp = jsonify(
-            {"error": "This draft was signed or discarded in another window. Reload the page to continue."}
-        )
-        resp.status_code = 409
-        return resp
+        return gone()
     return draft
+
+
+def save_fields(launch: Launch, found: drafts.Draft | None, fields: dict[str, Any]) -> drafts.Draft | None:
+    """Save the form into the draft the page edits (by id: None if it was signed meanwhile, never a new one),
+    or, on a page that had none yet, into the key's open draft, creating it. An edited note is kept."""
+    db = db_of(current_app)
+    if found is not None:
+        return drafts.save_into(db, found.id, fields, handle=launch.handle)
+    return drafts.save(db, draft_key(launch), fields, handle=launch.handle)
+
+
+def gone() -> Response:
+    """409: the page's draft was signed or discarded meanwhile (another window or a simultaneous Sign)."""
+    resp = jsonify(
+        {"error": "This draft was signed or discarded in another window. Reload the page to continue."}
+    )
+    resp.status_code = 409
+    return resp
 
 
 @bp.post("/evaluate")
@@ -54,7 +71,9 @@ def evaluate(handle: str) -> Response:
         return found
     fields = fields_from(request.form)
     fields.pop("draft_id", None)
-    draft = drafts.save(db_of(current_app), draft_key(launch), fields, handle=handle)  # keeps an edited note
+    draft = save_fields(launch, found, fields)
+    if draft is None:
+        return gone()
     result = check(fields, document_context.cached(launch))
     html = render_template("document/_results.html", check=result, focus_id=focus_id)
     body: dict[str, Any] = {
@@ -82,6 +101,8 @@ def save_note(handle: str) -> Response:
     ctx = document_context.cached(launch)
     text = document_note.generated(check(found.fields, ctx), ctx, found.fields)
     draft = document_note.save_edit(db_of(current_app), found, note, text, handle=handle)
+    if draft is None:  # signed meanwhile (another window, or the Sign this save raced with)
+        return gone()
     return jsonify({"draft_id": draft.id, "saved_at": saved_at(draft)})
 
 
