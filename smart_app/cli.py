@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     scrub = sub.add_parser(
         "scrub",
         help="the biller's pre-bill audit of every charge in a period (Bulk Data export / NDJSON)",
-        epilog="writes scrub.json and scrub.csv into --out; exit 0 nothing blocked, 1 some charge "
+        epilog="writes scrub.json, scrub.csv, scrub.html into --out; exit 0 nothing blocked, 1 some charge "
         "blocked, 2 bad input (file and line named on stderr), 3 server error",
     )
     source = scrub.add_mutually_exclusive_group(required=True)
@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     scrub.add_argument("--since", default=None, help="first service day to report (YYYY-MM-DD)")
     scrub.add_argument("--until", default=None, help="last service day to report (YYYY-MM-DD)")
     scrub.add_argument("--out", default=None, help="output folder (default: ./scrub-<today>)")
-    scrub.add_argument("--format", default="csv,json", help="any of csv,json (default: both)")
+    scrub.add_argument(
+        "--format", default="html,csv,json", help="any of html,csv,json, comma-separated (default: all)"
+    )
     scrub.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
     scrub.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler, tcp://..."

@@ -21,6 +21,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from smart_app.clock import utcnow
 from smart_app.config import current_settings
 from smart_app.launches import (
     binding_problem,
@@ -39,7 +40,7 @@ from smart_app.smart.client_auth import public_jwk
 from smart_app.smart.errors import ClientConfigError, SmartError, TokenResponseError
 from smart_app.smart.id_token import verify_id_token
 from smart_app.smart.tokens import check_token_response, context_from_token, relative_reference
-from smart_app.store import LaunchRecord, binding_hash, claim_state, find_by_state, new_secret, utcnow
+from smart_app.store import LaunchRecord, binding_hash, claim_state, find_by_state, new_secret
 
 bp = Blueprint("launch", __name__)
 log = logging.getLogger(__name__)

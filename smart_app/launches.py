@@ -21,6 +21,7 @@ from flask import Flask, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
 from smart_app import db_of
+from smart_app.clock import utcnow
 from smart_app.config import settings_of
 from smart_app.fhir_client import DEFAULT_TIMEOUT, FhirClient, FhirUnauthorized
 from smart_app.logs import event
@@ -37,7 +38,6 @@ from smart_app.store import (
     binding_hash,
     find_by_handle,
     swap_tokens,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

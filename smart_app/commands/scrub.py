@@ -18,7 +18,7 @@ from smart_app.scrub.progress import progress_bar
 from smart_app.scrub.report import write_csv, write_json
 
 PROG = "smart-edu scrub"
-FORMATS = ("csv", "json")
+FORMATS = ("html", "csv", "json")
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -86,6 +86,11 @@ def _write(document: dict[str, Any], out: Path, formats: list[str]) -> list[Path
     if "csv" in formats:
         write_csv(document, out / "scrub.csv")
         written.append(out / "scrub.csv")
+    if "html" in formats:
+        from smart_app.scrub.html import write_html
+
+        write_html(document, out / "scrub.html")
+        written.append(out / "scrub.html")
     return written
 
 

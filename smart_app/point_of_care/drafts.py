@@ -18,12 +18,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database, DraftRow
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
@@ -39,10 +40,6 @@ STILL_WRITING = (
 INTERRUPTED = (
     "Writing was interrupted. Sign again: what already reached the EHR is found, never written twice."
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -153,14 +150,14 @@ def save(
                         encounter_id=key.encounter_id,
                         clinician=key.clinician,
                         status=OPEN,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     s.add(row)
                 row.fields_json = json.dumps(fields, sort_keys=True)
                 if note_text is not None:
                     row.note_text, row.note_basis = note_text, note_basis
                 row.launch_handle = handle
-                row.updated_at = _now()
+                row.updated_at = utcnow()
                 s.flush()
                 return _to_draft(row)
         except IntegrityError:
@@ -179,7 +176,7 @@ def save_into(
 ) -> Draft | None:
     """Save into this draft if it is still open (one conditional UPDATE); None when it was claimed for
     signing or discarded meanwhile. Never creates a draft: a request about one draft must not start one."""
-    values: dict[str, Any] = {"launch_handle": handle, "updated_at": _now()}
+    values: dict[str, Any] = {"launch_handle": handle, "updated_at": utcnow()}
     if fields is not None:
         values["fields_json"] = json.dumps(fields, sort_keys=True)
     if note_text is not None:
@@ -211,7 +208,7 @@ def reopen_if_stale(db: Database, draft_id: str) -> bool:
 def _reopen_stale(db: Database, key: DraftKey) -> bool:
     """Move the key's stale ``signing`` draft back to ``open`` unless another draft is open already. One
     conditional UPDATE; the unique index on open drafts refuses a second open one (then it stays as it is)."""
-    cutoff = _now() - STALE_SIGNING
+    cutoff = utcnow() - STALE_SIGNING
     try:
         with db.session() as s:
             if s.scalars(select(DraftRow.id).where(*_key_filter(key), DraftRow.status == OPEN)).first():
@@ -225,7 +222,7 @@ def _reopen_stale(db: Database, key: DraftKey) -> bool:
             res = s.execute(
                 update(DraftRow)
                 .where(DraftRow.id == first, DraftRow.status == SIGNING, DraftRow.updated_at < cutoff)
-                .values(status=OPEN, updated_at=_now(), result_json=json.dumps({"error": INTERRUPTED}))
+                .values(status=OPEN, updated_at=utcnow(), result_json=json.dumps({"error": INTERRUPTED}))
             )
             return bool(getattr(res, "rowcount", 0) == 1)
     except IntegrityError:
@@ -237,7 +234,7 @@ def claim_for_signing(
 ) -> bool:
     """Move an open draft to ``signing`` (with the note being signed, in the same UPDATE); only one
     concurrent caller, on any instance, gets True."""
-    values: dict[str, Any] = {"status": SIGNING, "updated_at": _now()}
+    values: dict[str, Any] = {"status": SIGNING, "updated_at": utcnow()}
     if note_text is not None:
         values |= {"note_text": note_text, "note_basis": note_basis}
     with db.session() as s:
@@ -276,4 +273,4 @@ def finish(db: Database, draft_id: str, status: str, result: dict[str, Any]) -> 
             raise LookupError(draft_id)
         row.status = status
         row.result_json = json.dumps(result, sort_keys=True)
-        row.updated_at = _now()
+        row.updated_at = utcnow()

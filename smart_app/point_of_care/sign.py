@@ -9,12 +9,13 @@ failure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
+from smart_app.clock import utcnow
 from smart_app.config import current_settings
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
@@ -222,7 +223,7 @@ def _write(
         note_only=note_only,
         start=start,
         end=end,
-        signed_at=datetime.now(UTC),
+        signed_at=utcnow(),
         diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
         code_text={result.code: choice.paraphrase} if choice else {},
         acknowledgements=tuple(acks),

@@ -1,10 +1,11 @@
-"""A patient's same-day charges as one visit, each rebuilt into a ServiceRecord and evaluated with the engine.
+"""A patient's charges of one day as one visit, evaluated with ``billing_rules.evaluate_visit``.
 
-The charge is checked as billed: its code, units, modifiers, place of service, performer and diagnoses come
-from the ChargeItem; minutes, curriculum and topics from the app's note where there is one. Where the note
-gives no minutes, a timed code is checked with the minutes its billed units claim and says so in a finding of
-its own (``scrub.minutes-undocumented``); where it gives them, the billed units are compared with what they
-support (``scrub.units-mismatch``). The modifiers the rules require are compared with those billed.
+The day's charges are one visit per clinician (the engine takes one clinician per visit): their timed codes
+pool their minutes, code pairs are checked between them and an initial evaluation covers its visit's plan of
+care. A second charge of the same code that day is evaluated beside the visit, so it is seen as a duplicate.
+An add-on line (97551, 98981) is judged with its primary, whose minutes give its units. Then the scrub
+compares what was billed with what the rules compute: units against the documented minutes, modifiers against
+those required, and says what the EHR's data cannot show.
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from billing_rules import evaluate
 from billing_rules.lines import TIMED
 from billing_rules.loader import Entry, RuleSet
-from billing_rules.model import ClinicalContext, Evaluation, Finding, Provider, ServiceRecord
+from billing_rules.model import ClinicalContext, EncounterInfo, Evaluation, Finding, Provider
 from billing_rules.policy import THERAPISTS
+from billing_rules.visit import VisitRecord, evaluate_visit
 from smart_app.scrub.findings import scrub_finding
-from smart_app.scrub.notes import NoteFacts
 from smart_app.scrub.patient import Charge, PatientData, payer_on, provider_of
-
-UNIT_MINUTES = {"timed-15": 15, "timed-30": 30}
-TELEHEALTH_AUDIO = frozenset({"93", "FQ"})
+from smart_app.scrub.rebuild import minutes_of, service_record, setting
 
 
 @dataclass
@@ -37,7 +35,7 @@ class Scored:
     billable: bool
     estimate: tuple[float, float] | None
     provider: Provider
-    addon: bool = False  # evaluated with its primary (whose estimate covers both lines)
+    addon: bool = False  # judged with its primary (whose estimate covers both lines)
 
     def to_dict(self, patient_id: str) -> dict[str, Any]:
         return {
@@ -55,31 +53,16 @@ class Scored:
         }
 
 
-def _setting(charge: Charge, rules: RuleSet, context_class: str | None) -> dict[str, str]:
-    for entry in rules.entries("pos"):
-        if charge.pos and entry["pos"] == charge.pos:
-            if entry["mode"] == "telehealth":
-                audio = TELEHEALTH_AUDIO & set(charge.modifiers or ())
-                return {"mode": "audio-only" if audio else "video", "location": entry["location"]}
-            return {"mode": "in-person", "location": entry["location"]}
-    if context_class == "VR":
-        return {"mode": "video", "location": "other"}
-    if context_class == "HH":
-        return {"mode": "in-person", "location": "home"}
-    return {}
+@dataclass
+class _Line:
+    """A charge in its visit: the engine's evaluation of its service and the scrub's findings on it."""
 
-
-def _claimed_minutes(entry: Entry, units: int, addon_units: int) -> int | None:
-    """The minutes the billed units stand for (a full unit each): the claim's own assertion, not a guess."""
-    kind = entry["unit"]
-    if kind in UNIT_MINUTES:
-        return UNIT_MINUTES[kind] * units
-    if kind == "caregiver-30":
-        return 30 + 15 * addon_units
-    if kind == "rtm-management":
-        first = int(entry.get("first_minutes", 20))
-        return max(first, 20) + 20 * addon_units if addon_units else first
-    return None
+    charge: Charge
+    entry: Entry | None
+    minutes: int | None
+    documented: bool
+    evaluation: Evaluation | None = None
+    findings: tuple[Finding, ...] = ()
 
 
 class VisitScrub:
@@ -89,167 +72,137 @@ class VisitScrub:
         self.data, self.shared, self.rules, self.day = data, shared, rules, day
 
     def run(self, charges: Sequence[Charge], ytd: float | None) -> list[Scored]:
-        coded = [c for c in charges if c.code and self.rules.code(c.code, self.day) is not None]
-        entries = {c.id: self.rules.code(c.code, self.day) for c in coded if c.code}
-        minutes = {c.id: self._minutes(c, entries[c.id], charges) for c in coded}
-        out: list[Scored] = []
-        primaries: dict[str, tuple[Evaluation, Provider, list[Finding]]] = {}
+        out: dict[str, Scored] = {}
+        lines = {}
         for charge in charges:
-            entry = entries.get(charge.id)
-            if entry is not None and entry["unit"] == "add-on" and self._primary_of(entry, charges):
+            if charge.code is None:
+                found = scrub_finding(self.rules, "scrub.code-unreadable", found=charge.found_codes)
+                out[charge.id] = Scored(charge, self.day, [found], False, None, self._provider(charge))
                 continue
-            out.append(self._one(charge, entry, minutes, charges, ytd, primaries))
-        for charge in charges:
-            entry = entries.get(charge.id)
-            if entry is not None and entry["unit"] == "add-on" and (p := self._primary_of(entry, charges)):
-                out.append(self._addon(charge, p, primaries))
-        order = {c.id: i for i, c in enumerate(charges)}
-        return sorted(out, key=lambda s: order[s.charge.id])
+            entry = self.rules.code(charge.code, self.day)
+            minutes, documented = minutes_of(charge, entry, self.data.note_for(charge), charges)
+            lines[charge.id] = _Line(charge, entry, minutes, documented)
+        addons = {i: p for i, line in lines.items() if (p := self._primary(line, lines))}
+        for group in self._visits([line for i, line in lines.items() if i not in addons]):
+            self._evaluate(group, charges, ytd)
+            for line in group:
+                out[line.charge.id] = self._scored(line)
+        for charge_id, primary in addons.items():
+            out[charge_id] = self._addon(lines[charge_id], primary)
+        return [out[c.id] for c in charges]
 
-    def _primary_of(self, entry: Entry, charges: Sequence[Charge]) -> Charge | None:
-        return next((c for c in charges if c.code == entry.get("primary")), None)
+    def _provider(self, charge: Charge) -> Provider:
+        return provider_of(charge.performer, self.shared)
 
-    def _note(self, charge: Charge) -> NoteFacts | None:
-        return self.data.note_for(charge)
+    def _primary(self, line: _Line, lines: dict[str, _Line]) -> _Line | None:
+        """The same clinician's primary line of that day for an add-on line."""
+        if line.entry is None or line.entry["unit"] != "add-on":
+            return None
+        return next(
+            (
+                p
+                for p in lines.values()
+                if p.charge.code == line.entry.get("primary") and p.charge.performer == line.charge.performer
+            ),
+            None,
+        )
 
-    def _minutes(
-        self, charge: Charge, entry: Entry | None, charges: Sequence[Charge]
-    ) -> tuple[int | None, bool]:
-        """(minutes, documented): the note's minutes where it gives them, else those the units claim."""
-        note = self._note(charge)
-        documented = note.minutes_of(charge.code or "") if note else None
-        if documented is not None:
-            return documented, True
-        if entry is None or entry["unit"] not in TIMED:
-            return None, False
-        addon = entry.get("addon")
-        addon_units = sum(c.units or 1 for c in charges if addon and c.code == addon)
-        return _claimed_minutes(entry, charge.units or 1, addon_units), False
+    def _visits(self, lines: list[_Line]) -> list[list[_Line]]:
+        """One visit per clinician with distinct codes; a repeated code goes to a visit of its own."""
+        visits: list[list[_Line]] = []
+        by_clinician: dict[str | None, list[_Line]] = {}
+        for line in lines:
+            group = by_clinician.setdefault(line.charge.performer, [])
+            if any(other.charge.code == line.charge.code for other in group):
+                visits.append([line])
+            else:
+                group.append(line)
+        return list(by_clinician.values()) + visits
 
-    def _context(self, charge: Charge, provider: Provider, charges: Sequence[Charge]) -> ClinicalContext:
-        encounter = self.data.encounters.get(charge.encounter_id or "")
-        others = tuple(c.existing for c in charges if c.id != charge.id)
-        kwargs: dict[str, Any] = {"encounter": encounter} if encounter else {}
-        return ClinicalContext(
+    def _evaluate(self, group: list[_Line], day_charges: Sequence[Charge], ytd: float | None) -> None:
+        first = group[0].charge
+        encounter = self.data.encounters.get(first.encounter_id or "")
+        encounter_class = encounter.encounter_class if encounter else None
+        records = tuple(
+            service_record(
+                line.charge,
+                self.day,
+                line.minutes,
+                self.data.note_for(line.charge),
+                ytd,
+                setting(line.charge, self.rules, encounter_class),
+            )
+            for line in group
+        )
+        members = {line.charge.id for line in group}
+        context = ClinicalContext(
             patient=self.data.patient,
+            encounter=encounter or EncounterInfo(),
             conditions=self.data.conditions,
             payer=payer_on(self.data, self.day, self.shared),
-            provider=provider,
+            provider=self._provider(first),
             orders=self.data.orders,
-            existing_charges=others,
-            **kwargs,
+            existing_charges=tuple(c.existing for c in day_charges if c.id not in members),
         )
+        result = evaluate_visit(VisitRecord(records), context, rules=self.rules)
+        for line, evaluation in zip(group, result.services, strict=True):
+            line.evaluation = evaluation
+            mine = [f for f in result.findings if f.code in (line.charge.code, None)]
+            line.findings = tuple(mine) + tuple(self._reviewed(line, evaluation))
 
-    def _one(
-        self,
-        charge: Charge,
-        entry: Entry | None,
-        minutes: dict[str, tuple[int | None, bool]],
-        charges: Sequence[Charge],
-        ytd: float | None,
-        primaries: dict[str, tuple[Evaluation, Provider, list[Finding]]],
-    ) -> Scored:
-        provider = provider_of(charge.performer, self.shared)
-        if charge.code is None:
-            found = scrub_finding(self.rules, "scrub.code-unreadable", found=charge.found_codes)
-            return Scored(charge, self.day, [found], False, None, provider)
-        own, documented = minutes.get(charge.id, (None, False))
-        note = self._note(charge)
-        pool = {
-            c.code: m
-            for c in charges
-            if c.id != charge.id and c.code and c.code != charge.code
-            for m in [minutes.get(c.id, (None, False))[0]]
-            if m is not None
-        }
-        encounter = self.data.encounters.get(charge.encounter_id or "")
-        record = ServiceRecord(
-            code=charge.code,
-            service_date=self.day,
-            minutes=own,
-            diagnoses=charge.diagnoses,
-            other_timed_minutes=pool,
-            therapy_ytd_allowed=ytd,
-            curriculum=note.curriculum if note else None,
-            topics=note.topics if note else (),
-            patients_in_group=(note.patients_in_group or 1) if note else 1,
-            caregiver_present=note.caregiver_present if note else None,
-            patient_present=note.patient_present if note else True,
-            **_setting(charge, self.rules, encounter.encounter_class if encounter else None),  # type: ignore[arg-type]
-        )
-        evaluation = evaluate(record, self._context(charge, provider, charges), rules=self.rules)
-        findings = self._reviewed(charge, entry, evaluation, own, documented, note)
-        primaries[charge.code] = (evaluation, provider, findings)
-        billable = bool(evaluation.charge_lines) and not any(f.severity == "block" for f in findings)
-        estimate = (evaluation.estimate.low, evaluation.estimate.high) if evaluation.estimate else None
-        return Scored(charge, self.day, findings, billable, estimate, provider)
-
-    def _reviewed(
-        self,
-        charge: Charge,
-        entry: Entry | None,
-        evaluation: Evaluation,
-        own: int | None,
-        documented: bool,
-        note: NoteFacts | None,
-    ) -> list[Finding]:
-        findings = list(evaluation.findings)
-        code = charge.code or ""
-        units = charge.units or 1
-        if entry is not None and entry["unit"] in TIMED and not documented:
-            findings.append(scrub_finding(self.rules, "scrub.minutes-undocumented", code=code, units=units))
-        if entry is not None and "curriculum" in entry.get("requires", ()) and note is None:
-            findings = [f for f in findings if f.rule != "curriculum.missing"]
-            findings.append(scrub_finding(self.rules, "scrub.curriculum-undocumented", code=code))
-        findings += self._line_checks(charge, evaluation, own if documented else None)
-        return _ordered(findings)
+    def _reviewed(self, line: _Line, evaluation: Evaluation) -> list[Finding]:
+        """What the scrub adds to the engine's findings for one line."""
+        out: list[Finding] = []
+        code, units = line.charge.code or "", line.charge.units or 1
+        if line.entry is not None and line.entry["unit"] in TIMED and not line.documented:
+            out.append(scrub_finding(self.rules, "scrub.minutes-undocumented", code=code, units=units))
+        requires = line.entry.get("requires", ()) if line.entry is not None else ()
+        if "curriculum" in requires and self.data.note_for(line.charge) is None:
+            out.append(scrub_finding(self.rules, "scrub.curriculum-undocumented", code=code))
+        return out + self._line_checks(line.charge, evaluation, line.minutes if line.documented else None)
 
     def _line_checks(self, charge: Charge, evaluation: Evaluation, minutes: int | None) -> list[Finding]:
+        """Units against the documented minutes, modifiers against those the rules put on the line."""
         line = next((ln for ln in evaluation.charge_lines if ln.code == charge.code), None)
         if line is None:
             return []
         out = []
         if minutes is not None and charge.units is not None and line.units != charge.units:
-            out.append(
-                scrub_finding(
-                    self.rules,
-                    "scrub.units-mismatch",
-                    code=charge.code,
-                    billed=charge.units,
-                    minutes=minutes,
-                    computed=line.units,
-                )
-            )
+            values: dict[str, Any] = {
+                "code": charge.code,
+                "billed": charge.units,
+                "minutes": minutes,
+                "computed": line.units,
+            }
+            out.append(scrub_finding(self.rules, "scrub.units-mismatch", **values))
         missing = [m for m in line.modifiers if m not in (charge.modifiers or ())]
         if missing:
             variant = "not-shown" if charge.modifiers is None else ""
-            out.append(
-                scrub_finding(
-                    self.rules,
-                    "scrub.modifier-missing",
-                    variant,
-                    code=charge.code,
-                    missing=", ".join(missing),
-                )
-            )
+            values = {"code": charge.code, "missing": ", ".join(missing)}
+            out.append(scrub_finding(self.rules, "scrub.modifier-missing", variant, **values))
         return out
 
-    def _addon(
-        self,
-        charge: Charge,
-        primary: Charge,
-        primaries: dict[str, tuple[Evaluation, Provider, list[Finding]]],
-    ) -> Scored:
-        """An add-on line is evaluated with its primary (its units come from the primary's minutes)."""
-        evaluation, provider, primary_findings = primaries[primary.code or ""]
-        minutes, documented = None, False
-        note = self._note(primary)
-        if note and note.minutes_of(primary.code or "") is not None:
-            minutes, documented = note.minutes_of(primary.code or ""), True
-        findings = self._line_checks(charge, evaluation, minutes if documented else None)
-        findings += [f for f in primary_findings if f.severity == "block"]
+    def _scored(self, line: _Line) -> Scored:
+        evaluation = line.evaluation
+        assert evaluation is not None
+        findings = _ordered(line.findings)
+        if any(f.rule == "scrub.curriculum-undocumented" for f in findings):
+            findings = [f for f in findings if f.rule != "curriculum.missing"]  # said once, for the biller
         billable = bool(evaluation.charge_lines) and not any(f.severity == "block" for f in findings)
-        return Scored(charge, self.day, _ordered(findings), billable, None, provider, addon=True)
+        estimate = (evaluation.estimate.low, evaluation.estimate.high) if evaluation.estimate else None
+        return Scored(line.charge, self.day, findings, billable, estimate, self._provider(line.charge))
+
+    def _addon(self, line: _Line, primary: _Line) -> Scored:
+        """An add-on line: its units come from the primary's minutes; the primary's blocks stop it too."""
+        evaluation = primary.evaluation
+        assert evaluation is not None
+        minutes = primary.minutes if primary.documented else None
+        findings = self._line_checks(line.charge, evaluation, minutes)
+        findings += [f for f in primary.findings if f.severity == "block"]
+        billable = bool(evaluation.charge_lines) and not any(f.severity == "block" for f in findings)
+        return Scored(
+            line.charge, self.day, _ordered(findings), billable, None, self._provider(line.charge), True
+        )
 
 
 _FINDING_DICTS: dict[Finding, dict[str, Any]] = {}
@@ -265,7 +218,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return found
 
 
-def _ordered(findings: list[Finding]) -> list[Finding]:
+def _ordered(findings: Sequence[Finding]) -> list[Finding]:
     unique = list(dict.fromkeys(findings))
     rank = {"block": 0, "warn": 1, "info": 2}
     return sorted(unique, key=lambda f: rank[f.severity])

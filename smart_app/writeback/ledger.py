@@ -20,14 +20,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database
-from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
+from smart_app.store.writeback import LedgerStep, WriteJob
 
 LEASE = timedelta(seconds=120)  # the default; SMART_EDU_WRITE_LEASE sets it for a deployment
 StepState = Literal["sending", "unknown", "failed", "done"]
@@ -127,7 +128,7 @@ def claim_job(
             return claim_job(db, write_key, now=now, lease=lease)
         if job.status in FINISHED:
             return Claim("finished", job.status, job.result_json)
-        if job.status == "running" and _aware(job.lease_until) > now:
+        if job.status == "running" and job.lease_until > now:
             return Claim("busy")
         # A queued (outbox) write, or a running one whose holder died or froze: take it over (compare and
         # swap on the generation, so one claimant only; the old holder's fenced steps fail from now on).
@@ -216,8 +217,3 @@ def mark(
         row.state = state
         row.server_ref = server_ref
         row.created = created
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes even for timezone-aware columns; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -10,13 +10,14 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
 from billing_rules.visit import VisitEvaluation, VisitRecord
 from fhir_mappings import write
 from fhir_mappings.note import note_title
+from smart_app.clock import utcnow
 from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
 from smart_app.writeback.identifiers import VISIT_CODE, business_id, placeholder_url
 from smart_app.writeback.times import in_zone
@@ -150,7 +151,7 @@ def build_plan(
         encounter_id=request.encounter_id,
         author_ref=same_server_ref(request.fhir_user, request.issuer),
         organization_ref=_organization(same_server_ref(request.organization, request.issuer)),
-        recorded=request.signed_at or datetime.now(UTC),
+        recorded=request.signed_at or utcnow(),
         start=start,
         end=end,
         service_date=service_date,
