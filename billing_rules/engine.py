@@ -106,9 +106,8 @@ def evaluate(
     lines = _lines(record, policy)
     estimate = estimate_for(lines, policy)
     if any(f.severity == "block" for f in findings):
-        # A blocked line is not submitted as is: no estimate and no estimate notice; only a $0 "not paid"
-        # range stays, the fact the payer.not-covered finding rests on.
-        estimate = estimate if estimate is not None and estimate.high == 0 else None
+        # A blocked line is not submitted as is: no estimate notice for it. The figure itself stays, as the
+        # revenue at risk `smart-edu scrub` sums over blocked charges (DESIGN.md §4).
         policy.extra = [f for f in policy.extra if not f.rule.startswith("estimate.")]
     findings.extend(policy.extra)
     return _result(findings, lines, estimate, rules)

@@ -119,9 +119,12 @@ def test_estimate_outside_its_period_is_said_once_as_not_loaded(tmp_path: Path) 
     assert said.severity == "info"
 
 
-def test_a_blocked_line_has_no_estimate_and_no_estimate_notice() -> None:
-    ev = run(education(curriculum=None))
-    assert not ev.billable and ev.estimate is None and not by_rule(ev, "estimate.not-loaded")
+def test_a_blocked_line_has_no_estimate_notice_but_keeps_the_figure_at_risk() -> None:
+    ev = run(education(code="98961", patients_in_group=3, curriculum=None))  # no range loaded for 98961
+    assert not ev.billable and not by_rule(ev, "estimate.not-loaded")
+    assert by_rule(run(education(code="98961", patients_in_group=3)), "estimate.not-loaded")
+    blocked = run(education(curriculum=None))
+    assert not blocked.billable and blocked.estimate is not None  # scrub's revenue at risk
 
 
 def test_a_deployment_fee_schedule_replaces_the_range(tmp_path: Path) -> None:
