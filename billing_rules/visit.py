@@ -273,14 +273,13 @@ def _merge(members: list[tuple[str, Finding]], rules: RuleSet) -> VisitFinding:
     code, first = members[0]
     codes = list(dict.fromkeys(c for c, _ in members))
     if len(codes) == 1 or first.rule == "ncci.pair":
-        return VisitFinding(**asdict(first) | {"source_urls": first.source_urls}, code=code)
+        return VisitFinding(**vars(first), code=code)
     named = _join(codes)
     message, prompt = first.message.replace(code, _HOLE), first.prompt.replace(code, _HOLE)
     wording = rules.registry.get((first.rule, "visit"))
     if wording is not None and _HOLE in message:
         message = wording["message"].format_map({"codes": named})
-    fields = asdict(first) | {"source_urls": first.source_urls}
-    fields |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
+    fields = vars(first) | {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
     return VisitFinding(**fields, code=None)
 
 
