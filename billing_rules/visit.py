@@ -46,6 +46,10 @@ VISIT_SCOPE = frozenset(
         "modifier.therapy",
         "telehealth.place-of-service",
         "estimate.not-loaded",
+        "time.untimed-excluded",
+        "benefit.hours",
+        "benefit.not-accredited",
+        "payer.authorization",
     }
 )
 _HOLE = "\x00"
@@ -253,6 +257,9 @@ def _in_visit(
     services with more minutes, or the payer converts each code alone) are recorded, not blocked, when other
     services of the visit bill."""
     findings = list(ev.findings)
+    # A code the catalogue does not know is a service of this visit, blocked on its own (rules.not-evaluated);
+    # the other services' units never counted it, so they need not repeat the block.
+    findings = [f for f in findings if f.rule != "time.unknown-code"]
     if initial:
         findings = [f for f in findings if f.rule != "poc.uncertified"]
     if billed_elsewhere and not ev.charge_lines and record.minutes:

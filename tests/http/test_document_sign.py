@@ -145,7 +145,8 @@ def test_blocked_service_can_only_sign_the_note_alone_by_explicit_choice(app: Fl
     client, handle = launched(app, rsps, medicare)
     documented(client, handle)
     html = review(client, handle)
-    assert "No charge can be signed" in html and "97535" in html  # the payable alternatives are named
+    # the payable alternatives that fit the clinician (an RN, diabetes: DSMT) are named
+    assert "No charge can be signed" in html and "G0108/G0109" in html
     refused = client.post(f"/s/{handle}/sign", data=sign_form(html))
     assert refused.status_code == 422 and medicare.created == []
     done = client.post(f"/s/{handle}/sign", data=sign_form(html, note_only="yes"))
