@@ -66,21 +66,24 @@ def gone() -> Response:
 def evaluate(handle: str) -> Response:
     """Save the form as the draft and return the live check (JSON + the rendered results fragment)."""
     launch: Launch = g.launch
-    found = editable_draft(launch, request.form.get("draft_id", ""))
-    if isinstance(found, Response):
-        return found
     fields = fields_from(request.form)
-    fields.pop("draft_id", None)
-    draft = save_fields(launch, found, fields)
-    if draft is None:
-        return gone()
+    draft_id = str(fields.pop("draft_id", "") or "")
+    if draft_id:  # every check after the first: one conditional UPDATE, nothing read (a 409 if signed)
+        stamp = drafts.save_checked(db_of(current_app), draft_id, draft_key(launch), fields, handle=handle)
+        if stamp is None:
+            return gone()
+    else:  # the page's first check: the key's open draft, created if need be
+        draft = save_fields(launch, None, fields)
+        if draft is None:
+            return gone()
+        draft_id, stamp = draft.id, draft.updated_at
     result = check(fields, document_context.cached(launch))
     html = render_template("document/_results.html", check=result, focus_id=focus_id)
     body: dict[str, Any] = {
         **check_json(result),
         "html": html,
-        "draft_id": draft.id,
-        "saved_at": saved_at(draft),
+        "draft_id": draft_id,
+        "saved_at": stamp.strftime("%H:%M:%S") + " UTC",
     }
     return jsonify(body)
 
