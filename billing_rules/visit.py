@@ -46,6 +46,10 @@ VISIT_SCOPE = frozenset(
         "modifier.therapy",
         "telehealth.place-of-service",
         "estimate.not-loaded",
+        "time.untimed-excluded",
+        "benefit.hours",
+        "benefit.not-accredited",
+        "payer.authorization",
     }
 )
 _HOLE = "\x00"
@@ -206,6 +210,9 @@ def _in_visit(
     services with more minutes, or the payer converts each code alone) are recorded, not blocked, when other
     services of the visit bill."""
     findings = list(ev.findings)
+    # A code the catalogue does not know is a service of this visit, blocked on its own (rules.not-evaluated);
+    # the other services' units never counted it, so they need not repeat the block.
+    findings = [f for f in findings if f.rule != "time.unknown-code"]
     if initial:
         findings = [f for f in findings if f.rule != "poc.uncertified"]
     if billed_elsewhere and not ev.charge_lines and record.minutes:
@@ -266,14 +273,13 @@ def _merge(members: list[tuple[str, Finding]], rules: RuleSet) -> VisitFinding:
     code, first = members[0]
     codes = list(dict.fromkeys(c for c, _ in members))
     if len(codes) == 1 or first.rule == "ncci.pair":
-        return VisitFinding(**asdict(first) | {"source_urls": first.source_urls}, code=code)
+        return VisitFinding(**vars(first), code=code)
     named = _join(codes)
     message, prompt = first.message.replace(code, _HOLE), first.prompt.replace(code, _HOLE)
     wording = rules.registry.get((first.rule, "visit"))
     if wording is not None and _HOLE in message:
         message = wording["message"].format_map({"codes": named})
-    fields = asdict(first) | {"source_urls": first.source_urls}
-    fields |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
+    fields = vars(first) | {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
     return VisitFinding(**fields, code=None)
 
 

@@ -185,8 +185,8 @@ def test_shared_notices_are_said_once_for_the_visit() -> None:
     assert "97110, 97112 and 97140" in poc[0].message
     gp = [f for f in ev.findings if f.rule == "modifier.therapy"]
     assert len(gp) == 1 and gp[0].code is None and "97110, 97112 and 97140" in gp[0].message
-    nc = [f for f in ev.findings if f.rule == "ncci.not-checked"]
-    assert len(nc) == 1 and nc[0].code is None
+    # No CMS edit table loaded at all: `smart-edu rules status` says so, not every evaluation (issue 12)
+    assert not [f for f in ev.findings if f.rule == "ncci.not-checked"]
 
 
 def test_a_finding_of_one_service_keeps_its_code() -> None:
