@@ -163,17 +163,17 @@ def start_app(
         "--workers",
         "2",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(100):
+    # The server's log (a JSON line per request) goes to a file: an unread pipe would fill and stall it.
+    log = (tmp / "serve.log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    for _ in range(300):
         try:
             if requests.get(f"http://127.0.0.1:{app_port}/healthz", timeout=1).ok:
                 return proc
         except requests.RequestException:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(
-        "smart-edu serve did not start: " + (proc.stderr.read() if proc.stderr else b"").decode()
-    )
+    raise RuntimeError("smart-edu serve did not start: " + (tmp / "serve.log").read_text(errors="replace"))
 
 
 def think_range(text: str) -> tuple[float, float]:
@@ -231,7 +231,7 @@ def main() -> int:
             wall = time.perf_counter() - t0
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=60)
             ehr.stop()
     mode = "closed loop" if args.think[1] == 0 else f"think {args.think[0]}-{args.think[1]} s"
     print(f"poc_load: {len(sessions)} clinicians x {args.keystrokes} checks ({mode}), serve --workers 2")
