@@ -15,13 +15,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from smart_app.clock import utcnow
 from smart_app.settings import load_settings
 from smart_app.store.retention import Retention, purge
-from smart_app.writeback.local_store import app_database_url, open_database, shown_url
+from smart_app.writeback.local_store import (
+    NO_STORE_HINT,
+    command_store,
+    missing_store,
+    open_database,
+    shown_url,
+)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    url = app_database_url(settings)
-    print(f"smart-edu purge: store {shown_url(url)}", file=sys.stderr)
+    url, origin = command_store(settings)
+    print(f"smart-edu purge: store {shown_url(url)} ({origin})", file=sys.stderr)
+    missing = missing_store(url)
+    if missing:
+        print(f"smart-edu purge: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
+        return 2
     retention = Retention(utcnow(), settings.retention_days, settings.audit_retention_days)
     try:
         db = open_database(url)

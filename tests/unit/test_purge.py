@@ -280,3 +280,11 @@ def test_the_command_prints_every_kind_and_reads_the_retention_settings(
     done = dict(reversed(line.split("\t")) for line in out.splitlines())
     assert done == lines  # what the dry run said is what the run did
     assert int(done["launches never completed"]) >= 2  # the real clock is later than NOW
+
+
+def test_purge_never_creates_a_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SMART_EDU_DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    assert main(["purge"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "none.sqlite3").exists()
