@@ -8,7 +8,7 @@ the diagnoses, the plan of care, the therapy modifier, the edit tables...) is sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from typing import Any
 
@@ -266,15 +266,20 @@ def _merge(members: list[tuple[str, Finding]], rules: RuleSet) -> VisitFinding:
     code, first = members[0]
     codes = list(dict.fromkeys(c for c, _ in members))
     if len(codes) == 1 or first.rule == "ncci.pair":
-        return VisitFinding(**asdict(first) | {"source_urls": first.source_urls}, code=code)
+        return VisitFinding(**_shallow(first), code=code)
     named = _join(codes)
     message, prompt = first.message.replace(code, _HOLE), first.prompt.replace(code, _HOLE)
     wording = rules.registry.get((first.rule, "visit"))
     if wording is not None and _HOLE in message:
         message = wording["message"].format_map({"codes": named})
-    fields = asdict(first) | {"source_urls": first.source_urls}
-    fields |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
-    return VisitFinding(**fields, code=None)
+    values = _shallow(first)
+    values |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
+    return VisitFinding(**values, code=None)
+
+
+def _shallow(finding: Finding) -> dict[str, Any]:
+    """A Finding's fields without ``asdict``'s deep copy (its values are immutable; a scrub merges many)."""
+    return {f.name: getattr(finding, f.name) for f in fields(Finding)}
 
 
 def _join(codes: list[str]) -> str:
