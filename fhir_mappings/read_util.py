@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from billing_rules.model import Coding
