@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from smart_app.point_of_care import curricula as document_curricula
+from smart_app.point_of_care.rows import Row
 
 # Form controls that may carry several values, in the order the clinician ticked them.
 MULTI = frozenset({"dx", "topic"})
@@ -169,6 +170,25 @@ def _other_timed(r: _Reader) -> dict[str, int]:
     return out
 
 
+def _assistant(r: _Reader, minutes: int | None) -> int | None:
+    """Who furnished a therapy service: all of it by an assistant (PTA/OTA), shared (the assistant's minutes
+    given), or the clinician alone. A draft from before the choice existed gives the assistant's minutes."""
+    by = _text(r.fields, "furnished_by")
+    if by == "assistant":
+        return minutes
+    if by in ("shared", ""):
+        return r.int("assistant_minutes", "Assistant minutes")
+    return None
+
+
+def row_fields(fields: Mapping[str, Any], row: Row) -> dict[str, Any]:
+    """The visit's shared fields with one row's values in the single-service names (``code``, ``minutes``...),
+    so each service is read exactly as a one-service form is."""
+    merged = dict(fields)
+    merged.update(row.values)
+    return merged
+
+
 def _curriculum(fields: Mapping[str, Any]) -> str | None:
     picked = _text(fields, "curriculum")
     if picked == "__other__":
@@ -201,7 +221,7 @@ def record_input(
         "adaptations": lambda: r.text("adaptations"),
         "response": lambda: r.text("response"),
         "other_timed_minutes": lambda: _other_timed(r),
-        "assistant_minutes": lambda: r.int("assistant_minutes", "Assistant minutes"),
+        "assistant_minutes": lambda: _assistant(r, data.get("minutes")),
         "evaluation": lambda: _evaluation(r),
         "rtm": lambda: _rtm(r),
         "consent_documented": lambda: r.yes_no("consent_documented"),
@@ -274,10 +294,13 @@ FOCUS = {
 
 
 def focus_id(field: str | None) -> str:
-    """The id of the control a finding about ``field`` concerns (``rtm.days_of_data`` → the RTM days box)."""
+    """The id of the control a finding about ``field`` concerns (``rtm.days_of_data`` → the RTM days box;
+    ``s2_minutes``, a row's own control, → its box)."""
     field = (field or "").split(",")[0].strip()  # "curriculum, topics": the first one named
     if not field:
         return "f-code"
+    if re.fullmatch(r"s\d{1,2}_[a-z_]+", field):
+        return f"f-{field}"
     if field in FOCUS:
         return FOCUS[field]
     head, _, tail = field.partition(".")

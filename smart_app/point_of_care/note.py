@@ -40,19 +40,24 @@ def basis(text: str) -> str:
 
 def generated(result: Check, ctx: ClinicalContext, fields: dict[str, Any]) -> str | None:
     """The note generated from the draft's fields; None when the fields do not make a service yet."""
-    if result.record is None or result.evaluation is None:
+    if result.visit is None or result.evaluation is None:
         return None
     start, end = session_times(fields, result)
-    choice = code_choices().get(result.code)
-    return generate_note(
-        result.record,
-        charge_lines=result.evaluation.charge_lines,
-        start=start,
-        end=end,
-        diagnosis_labels=diagnosis_labels(ctx, result.record.diagnoses),
-        code_text=choice.paraphrase if choice else None,
-        author_name=ctx.provider.name,
-    )
+    parts = []
+    for record, evaluation in zip(result.visit.services, result.evaluation.services, strict=True):
+        choice = code_choices().get(record.code)
+        parts.append(
+            generate_note(
+                record,
+                charge_lines=evaluation.charge_lines,
+                start=start,
+                end=end,
+                diagnosis_labels=diagnosis_labels(ctx, record.diagnoses),
+                code_text=choice.paraphrase if choice else None,
+                author_name=ctx.provider.name,
+            )
+        )
+    return "\n\n".join(parts)
 
 
 def for_review(draft: drafts.Draft, generated_text: str) -> ReviewNote:

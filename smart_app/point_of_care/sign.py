@@ -37,6 +37,11 @@ from smart_app.writeback import (
 )
 
 bp = Blueprint("poc_sign", __name__)
+# Until the visit write-back (one note, one ChargeItem per line) is on main, a visit of several services is
+# checked and reviewed here but signed one service at a time.
+VISIT_NOT_YET = (
+    "This version signs one service at a time: remove the other rows, sign, then document the next service."
+)
 SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
 
 
@@ -151,6 +156,8 @@ def sign(handle: str) -> Response | tuple[str, int]:
     if not note_only:
         acks, ack_errors = _acknowledgements(result.findings_by_severity()["warn"])
         errors += ack_errors
+    if result.record is None:
+        errors.append(VISIT_NOT_YET)
     if errors:
         return _review_page(launch, draft, result, shown, note_only=result.blocked, errors=errors, status=422)
     if not drafts.claim_for_signing(db, draft.id):
@@ -188,7 +195,8 @@ def _write(
     acks: list[Acknowledgement],
 ) -> WriteResult:
     """The signed service, handed to the one write path (which audits it, acknowledgements included)."""
-    assert result.record is not None and result.evaluation is not None
+    evaluation = result.service_evaluation
+    assert result.record is not None and evaluation is not None
     start, end = document_note.session_times(draft.fields, result)
     choice = code_choices().get(result.code)
     signed = SignedService(
@@ -198,7 +206,7 @@ def _write(
         fhir_user=launch.context.fhir_user,
         organization=ctx.encounter.service_provider,
         record=result.record,
-        evaluation=result.evaluation,
+        evaluation=evaluation,
         note_text=note,
         draft_id=draft.id,
         note_only=note_only,

@@ -26,6 +26,7 @@ from smart_app.point_of_care.card import CardView, card_view, preselected_fields
 from smart_app.point_of_care.evaluation import check, warm
 from smart_app.point_of_care.form import fields_from
 from smart_app.point_of_care.page import form_context
+from smart_app.point_of_care.rows import add_row, remove_row, row_count, row_name
 
 bp = Blueprint("document", __name__, url_prefix="/s/<handle>", template_folder="templates")
 bp.register_blueprint(document_api.bp)
@@ -77,10 +78,17 @@ def submit(handle: str) -> str | Response:
     found = document_api.editable_draft(launch, request.form.get("draft_id", ""))
     if isinstance(found, Response):
         return redirect(url_for("document.context", handle=handle), 303)
-    fields = fields_from(request.form)
+    fields: dict[str, Any] = dict(fields_from(request.form))
     fields.pop("draft_id", None)
     if action != "icd_search":
         fields.pop("icd_q", None)
+    focus = ""
+    if action == "add_row":
+        fields = add_row(fields)
+        focus = f"f-{row_name(row_count(fields) - 1, 'code')}"
+    elif action.startswith("remove_") and action[7:].isdigit():
+        fields = remove_row(fields, int(action[7:]))
+        focus = "add-row"
     draft = drafts.save(db, key, fields, handle=handle)  # keeps an edited note (document_note)
     ctx = document_context.cached(launch)
     if action in ("review", "review_note_only"):
@@ -92,14 +100,15 @@ def submit(handle: str) -> str | Response:
     if action == "icd_search":
         query = str(fields.get("icd_q") or "").strip()
         results = icd10.search(query, limit=document_api.ICD_LIMIT) if len(query) >= 2 else []
-    return render_template(
-        "document/context.html", **_page(launch, ctx, fields, draft=draft, icd_results=results)
-    )
+    page = _page(launch, ctx, fields, draft=draft, icd_results=results)
+    return render_template("document/context.html", autofocus=focus, **page)
 
 
 def _has_content(fields: dict[str, Any]) -> bool:
     return any(
-        v for k, v in fields.items() if k not in ("mode", "location", "patients_in_group", "service_date")
+        v
+        for k, v in fields.items()
+        if k not in ("mode", "location", "patients_in_group", "service_date", "rows")
     )
 
 

@@ -44,7 +44,7 @@ def page_for(app: Flask, rsps: Any, app_context: Any) -> tuple[Any, str, str]:
 
 
 def selected_code(html: str) -> str | None:
-    m = re.search(r'<option value="([0-9A-Z]+)" data-fields="[^"]*" selected>', html)
+    m = re.search(r'<option value="([0-9A-Z]+)" data-fields="[^"]*"[^>]* selected>', html)
     return m.group(1) if m else None
 
 
