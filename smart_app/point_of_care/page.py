@@ -15,7 +15,7 @@ from billing_rules import icd10
 from billing_rules.model import PAYER_CLASSES, PROVIDER_ROLES, ClinicalContext, Diagnosis
 from smart_app.point_of_care.allocation import allocation, row_lines
 from smart_app.point_of_care.curricula import curricula
-from smart_app.point_of_care.evaluation import GROUP_LABELS, Check, grouped_choices
+from smart_app.point_of_care.evaluation import GROUP_LABELS, Check, code_choices, grouped_choices
 from smart_app.point_of_care.form import focus_id
 from smart_app.point_of_care.rows import MAX_ROWS
 
@@ -84,6 +84,7 @@ def form_context(
         "val": val,
         "focus_id": focus_id,
         "choices": grouped_choices(),
+        "choices_by_code": code_choices(),
         "curricula": curricula(),
         "default_date": service_date.isoformat() if service_date else "",
         "linkable": linkable,

@@ -99,3 +99,17 @@ def remove_row(fields: Mapping[str, Any], index: int) -> dict[str, Any]:
     if 0 <= index < len(current):
         del current[index]
     return _with_rows(fields, current)
+
+
+def use_code(fields: Mapping[str, Any], code: str) -> dict[str, Any]:
+    """The fields with ``code`` as a service (a "switch to" choice): in the last row when it is still empty,
+    else in a new row; nothing changes when the visit already has it."""
+    code = code.strip().upper()
+    current = [dict(r.values) for r in rows(fields)]
+    if not code or any(r.get("code", "").upper() == code for r in current):
+        return _with_rows(fields, current)
+    if current and not current[-1].get("code"):
+        current[-1]["code"] = code
+    elif len(current) < MAX_ROWS:
+        current.append({"code": code})
+    return _with_rows(fields, current)
