@@ -28,10 +28,11 @@ import responses
 
 from fhir_mappings.read import context_from_resources
 from smart_app import create_app
+from smart_app.clock import utcnow
 from smart_app.fhir_client import FhirClient
 from smart_app.launches import db_of, sealer_of
 from smart_app.reads import forget_capabilities, launch_queries, read_launch_context
-from smart_app.store import LaunchRecord, binding_hash, utcnow
+from smart_app.store import LaunchRecord, binding_hash
 
 DELAY = 0.050
 N_CONDITIONS = 50

@@ -166,7 +166,12 @@ def describe(code: str) -> str | None:
 
 def children_examples(code: str, limit: int = 3, on: date | None = None) -> list[str]:
     """A few billable codes under a category on the date (for the prompt of ``dx.not-billable``)."""
-    prefix = normalise(code)
+    return list(_children(normalise(code), limit, on))
+
+
+@lru_cache(maxsize=4096)
+def _children(prefix: str, limit: int, on: date | None) -> tuple[str, ...]:
+    """Memoised: one scan of the whole index costs tens of milliseconds; a scrub asks for a code often."""
     if len(prefix) == 3:
         prefix += "."
     out = []
@@ -175,7 +180,7 @@ def children_examples(code: str, limit: int = 3, on: date | None = None) -> list
             out.append(c)
             if len(out) == limit:
                 break
-    return out
+    return tuple(out)
 
 
 @cache

@@ -92,6 +92,16 @@ class ServiceRecord:
     therapy_ytd_allowed: float | None = None
     payer_class: PayerClass | None = None
     provider_role: ProviderRole | None = None
+    # What the note needs beyond the billing facts (fhir_mappings.note); absent = not given, never billed on.
+    interventions: str | None = None  # therapy: what was done (exercises, sets, techniques)
+    skilled_rationale: str | None = None  # therapy: why it needed a therapist's skill
+    assessment: str | None = None
+    plan: str | None = None
+    learning_needs: str | None = None  # education
+    barriers: str | None = None  # barriers to learning (vision, literacy, language, ...)
+    teach_back: str | None = None
+    caregiver: str | None = None  # who: "daughter"
+    interpreter: str | None = None  # who and how: "daughter, Spanish", "phone interpreter, Vietnamese"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -26,6 +26,19 @@ MAX_SESSION_MINUTES = 480  # more than 8 hours of one face-to-face service in on
 MAX_MONTH_MINUTES = 60 * 24 * 31
 CODE_RE = re.compile(r"^(\d{4}[0-9FTU]|[A-V]\d{4})$")  # CPT (incl. Cat II/III) or HCPCS Level II
 MODES = ("in-person", "video", "audio-only")
+# Free text the note carries (rules-contract §1 additions): empty text means not given.
+NOTE_TEXT_FIELDS = (
+    "interventions",
+    "skilled_rationale",
+    "assessment",
+    "plan",
+    "learning_needs",
+    "barriers",
+    "teach_back",
+    "caregiver",
+    "interpreter",
+)
+MAX_TEXT = 4000  # characters of one free-text field
 LOCATIONS = ("office", "home", "outpatient-hospital", "other")
 
 
@@ -159,6 +172,7 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "therapy_ytd_allowed": _number,
     "payer_class": lambda f, v: _enum(f, v, PAYER_CLASSES),
     "provider_role": lambda f, v: _enum(f, v, PROVIDER_ROLES),
+    **dict.fromkeys(NOTE_TEXT_FIELDS, _str),
 }
 
 
@@ -176,9 +190,11 @@ def parse_service_record(data: Mapping[str, Any]) -> ServiceRecord:
         values["diagnoses"] = tuple(d for d in values["diagnoses"] if d)
     if "topics" in values:
         values["topics"] = tuple(t for t in values["topics"] if t)
-    for key in ("curriculum", "adaptations", "response"):
+    for key in ("curriculum", "adaptations", "response", *NOTE_TEXT_FIELDS):
         if key in values and not values[key]:
             values[key] = None
+        elif key in values and len(values[key]) > MAX_TEXT:
+            raise BadInput(key, f"is longer than {MAX_TEXT} characters")
     if values.get("assistant_minutes", 0) > values.get("minutes", MAX_SESSION_MINUTES):
         raise BadInput("assistant_minutes", "must not exceed the minutes of the service")
     return ServiceRecord(**values)

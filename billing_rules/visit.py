@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from billing_rules.engine import evaluate
+from billing_rules.lines import TIMED
 from billing_rules.loader import RuleSet, default_rules
 from billing_rules.model import (
     SEVERITY_ORDER,
@@ -23,6 +24,7 @@ from billing_rules.model import (
     Finding,
     ServiceRecord,
 )
+from billing_rules.policy import payer_of
 
 # Rules about what the services share; each is said once for the visit when several services raise it.
 VISIT_SCOPE = frozenset(
@@ -138,11 +140,13 @@ def evaluate_visit(
     """Check a whole visit: one Evaluation per service, and what the visit as a whole may bill (pure)."""
     rules = rules or default_rules()
     records = service_records(visit)
+    on = visit.service_date or context.encounter.service_date or as_of or date.today()
     evaluations = [evaluate(r, context, as_of=as_of, rules=rules) for r in records]
-    initial = _has_initial_evaluation(visit, context, rules, as_of)
+    timed = _timed_total(visit, rules, on)
+    initial = any((rules.code(code, on) or {}).get("eval_level") for code in visit.codes)
     evaluations = [
-        _in_visit(ev, record, rules, initial, any_lines=_lines_elsewhere(evaluations, i))
-        for i, (ev, record) in enumerate(zip(evaluations, records, strict=True))
+        _in_visit(ev, record, context, rules, on, initial=initial, timed=timed, billed_elsewhere=billed)
+        for ev, record, billed in zip(evaluations, records, _billed_elsewhere(evaluations), strict=True)
     ]
     findings = _visit_findings(visit.codes, evaluations, rules)
     lines = tuple(line for ev in evaluations for line in ev.charge_lines)
@@ -158,45 +162,82 @@ def evaluate_visit(
     )
 
 
-def _lines_elsewhere(evaluations: list[Evaluation], index: int) -> bool:
-    return any(ev.charge_lines for i, ev in enumerate(evaluations) if i != index)
+def timed_minutes(visit: VisitRecord, rules: RuleSet | None = None, on: date | None = None) -> dict[str, int]:
+    """Minutes of the visit's timed services (any timed unit: 15-minute, 30-minute, caregiver), by code.
+
+    The note's "total timed minutes"; untimed services (evaluations) count only in the total treatment time.
+    """
+    rules = rules or default_rules()
+    on = on or visit.service_date or date.today()
+    out = {}
+    for s in visit.services:
+        entry = rules.code(s.code, on)
+        if s.minutes and (entry is None or entry["unit"] in TIMED):
+            out[s.code] = s.minutes
+    return out
 
 
-def _has_initial_evaluation(
-    visit: VisitRecord, context: ClinicalContext, rules: RuleSet, as_of: date | None
-) -> bool:
-    """An initial evaluation creates the plan of care: nothing on its visit waits for a certified plan."""
-    on = visit.service_date or context.encounter.service_date or as_of or date.today()
-    return any((rules.code(code, on) or {}).get("eval_level") for code in visit.codes)
+def _timed_total(visit: VisitRecord, rules: RuleSet, on: date) -> int:
+    """The CMS pool: minutes of the visit's 15-minute timed services."""
+    return sum(
+        s.minutes or 0 for s in visit.services if (rules.code(s.code, on) or {}).get("unit") == "timed-15"
+    )
+
+
+def _billed_elsewhere(evaluations: list[Evaluation]) -> list[bool]:
+    return [
+        any(ev.charge_lines for j, ev in enumerate(evaluations) if j != i) for i in range(len(evaluations))
+    ]
 
 
 def _in_visit(
-    ev: Evaluation, record: ServiceRecord, rules: RuleSet, initial: bool, *, any_lines: bool
+    ev: Evaluation,
+    record: ServiceRecord,
+    context: ClinicalContext,
+    rules: RuleSet,
+    on: date,
+    *,
+    initial: bool,
+    timed: int,
+    billed_elsewhere: bool,
 ) -> Evaluation:
-    """A service as part of its visit: no plan-of-care warning on an initial evaluation's visit, and timed
-    minutes that reach no unit of their own (the CMS pool gave the units to services with more minutes, or
-    the payer converts each code alone) are recorded, not blocked, when other services bill."""
+    """A service as part of its visit: an initial evaluation creates the plan of care, so nothing on its visit
+    waits for a certified plan; timed minutes that reach no unit of their own (the CMS pool gave the units to
+    services with more minutes, or the payer converts each code alone) are recorded, not blocked, when other
+    services of the visit bill."""
     findings = list(ev.findings)
     if initial:
         findings = [f for f in findings if f.rule != "poc.uncertified"]
-    if any_lines and not ev.charge_lines and record.minutes:
-        findings = [_counted(f, record, rules) if f.rule == "time.below-minimum" else f for f in findings]
+    if billed_elsewhere and not ev.charge_lines and record.minutes:
+        method = _unit_method(record, context, rules, on)
+        variant = "in-visit" if method == "cms-total-minutes" else "in-visit-alone"
+        values = {"code": record.code, "minutes": record.minutes, "total": timed}
+        findings = [
+            _reworded(f, rules, variant, values) if f.rule == "time.below-minimum" else f for f in findings
+        ]
     if findings == list(ev.findings):
         return ev
     blocked = any(f.severity == "block" for f in findings)
     return replace(ev, findings=tuple(findings), billable=not blocked and bool(ev.charge_lines))
 
 
-def _counted(finding: Finding, record: ServiceRecord, rules: RuleSet) -> Finding:
-    entry = rules.registry.get(("time.below-minimum", "in-visit"))
+def _unit_method(record: ServiceRecord, context: ClinicalContext, rules: RuleSet, on: date) -> str:
+    payer_class = payer_of(record, context)
+    name = context.payer.name if record.payer_class in (None, context.payer.payer_class) else None
+    return str(rules.policy(payer_class, name, on)[0].get("unit_method", ""))
+
+
+def _reworded(finding: Finding, rules: RuleSet, variant: str, values: dict[str, Any]) -> Finding:
+    entry = rules.registry.get((finding.rule, variant))
     if entry is None:
         return finding
-    values = {"code": record.code, "minutes": record.minutes, "why": finding.message}
     return replace(
         finding,
         severity=entry["severity"],
         message=entry["message"].format_map(values),
         prompt=entry["prompt"].format_map(values),
+        source=entry["source"],
+        source_urls=tuple(entry.get("source_urls", ())),
     )
 
 

@@ -8,6 +8,7 @@ Canonical URIs follow HL7 Terminology (THO) and US Core; the OIDs are the ones T
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Billing and clinical code systems.
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -100,6 +101,12 @@ def normalise_system(uri: str | None) -> str | None:
     """
     if not isinstance(uri, str) or not uri.strip():
         return None
+    return _system(uri)
+
+
+@lru_cache(maxsize=4096)
+def _system(uri: str) -> str:
+    """Memoised: a handful of systems recur in every resource of an export (the scrub's hot path)."""
     trimmed = uri.strip()
     lowered = trimmed.lower()
     if lowered.startswith("urn:oid:"):
@@ -122,6 +129,11 @@ def normalise_icd10cm(code: str | None) -> str | None:
     """
     if not isinstance(code, str):
         return None
+    return _icd10cm(code)
+
+
+@lru_cache(maxsize=16384)
+def _icd10cm(code: str) -> str | None:
     compact = re.sub(r"[\s.]", "", code).upper()
     if not compact:
         return None
@@ -137,5 +149,10 @@ def normalise_code(code: object) -> str | None:
     """A code with surrounding and inner stray whitespace removed (``' 98960 '`` -> ``98960``)."""
     if isinstance(code, bool) or not isinstance(code, (str, int)):
         return None
-    cleaned = re.sub(r"\s+", "", str(code))
+    return _code(str(code))
+
+
+@lru_cache(maxsize=65536)
+def _code(code: str) -> str | None:
+    cleaned = re.sub(r"\s+", "", code)
     return cleaned or None

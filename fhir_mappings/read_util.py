@@ -21,13 +21,18 @@ def as_list(value: Any) -> list[Any]:
     """A FHIR repeating element as a list (a single value sent where a list belongs is wrapped)."""
     if value is None:
         return []
-    if isinstance(value, list):
+    if type(value) is list or isinstance(value, list):
         return value
     return [value]
 
 
+_EMPTY: Mapping[str, Any] = {}
+
+
 def as_map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    if type(value) is dict:  # the common case, without the cost of an ABC check
+        return value
+    return value if isinstance(value, Mapping) else _EMPTY
 
 
 def text(value: Any) -> str | None:
@@ -45,10 +50,36 @@ def codings(concept: Any) -> list[Coding]:
         raw = item.get("coding") if "coding" in item else [item]
         for coding in as_list(raw):
             c = as_map(coding)
-            code = normalise_code(c.get("code"))
-            if code:
-                out.append(Coding(normalise_system(c.get("system")), code, text(c.get("display"))))
+            found = _coding(c.get("system"), c.get("code"), c.get("display"))
+            if found is not None:
+                out.append(found)
     return out
+
+
+_CODINGS: dict[tuple[Any, Any, Any], Coding | None] = {}
+_CODINGS_LIMIT = 100_000
+
+
+def _coding(system: Any, code: Any, display: Any) -> Coding | None:
+    """One normalised Coding, memoised: the same few codings recur across an export's resources, and each
+    costs several regular-expression normalisations the first time (Coding is frozen, so sharing is safe)."""
+    key = (system, code, display)
+    try:
+        return _CODINGS[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value where a string belongs: normalise without the memo
+        return _new_coding(system, code, display)
+    found = _new_coding(system, code, display)
+    if len(_CODINGS) >= _CODINGS_LIMIT:
+        _CODINGS.clear()
+    _CODINGS[key] = found
+    return found
+
+
+def _new_coding(system: Any, code: Any, display: Any) -> Coding | None:
+    normal = normalise_code(code)
+    return Coding(normalise_system(system), normal, text(display)) if normal else None
 
 
 def codes_in(concept: Any, system: str) -> list[str]:

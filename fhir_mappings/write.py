@@ -18,6 +18,7 @@ from fhir.resources.R4B.chargeitem import ChargeItem
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.provenance import Provenance
+from pydantic import ValidationError
 
 from billing_rules.model import ChargeLine
 from fhir_mappings import extensions as ext
@@ -88,8 +89,11 @@ def build_document_reference(
     title: str = "Patient education note",
     description: str | None = None,
     content_type: str = PLAIN_TEXT_UTF8,
+    family: str = "education",
 ) -> dict[str, Any]:
-    """US Core DocumentReference for the signed note (smart-fhir.md §3.1-3.2)."""
+    """US Core DocumentReference for the signed note (smart-fhir.md §3.1-3.2). ``family``: an education note
+    is typed Education note and Progress note (LOINC), a therapy or mixed visit's note Progress note."""
+    kinds = [EDUCATION_NOTE, PROGRESS_NOTE] if family == "education" else [PROGRESS_NOTE]
     attachment: dict[str, Any] = {
         "contentType": content_type,
         "data": base64.b64encode(note_text.encode("utf-8")).decode("ascii"),
@@ -102,10 +106,7 @@ def build_document_reference(
         "identifier": [identifier(identifier_value)],
         "status": "current",
         "docStatus": "final",
-        "type": {
-            "coding": [_coding(ext.LOINC_SYSTEM, *EDUCATION_NOTE), _coding(ext.LOINC_SYSTEM, *PROGRESS_NOTE)],
-            "text": EDUCATION_NOTE[1],
-        },
+        "type": {"coding": [_coding(ext.LOINC_SYSTEM, *kind) for kind in kinds], "text": kinds[0][1]},
         "category": [{"coding": [_coding(ext.NOTE_CATEGORY_SYSTEM, "clinical-note", "Clinical Note")]}],
         "subject": {"reference": f"Patient/{ctx.patient_id}"},
         "date": _dt(ctx.recorded),
@@ -314,9 +315,67 @@ def _schedule_ext(system: str, code: str) -> dict[str, Any]:
     }
 
 
+# What a clinician calls the resources and elements a validation error can name (never the library's text).
+RESOURCE_WORDS = {
+    "DocumentReference": "the note",
+    "ChargeItem": "the charge",
+    "Provenance": "the signature record",
+    "Parameters": "the charge",
+}
+ELEMENT_WORDS = {
+    "period": "the session's start or end time",
+    "occurrenceDateTime": "the service date and time",
+    "date": "the signing time",
+    "recorded": "the signing time",
+    "enteredDate": "the signing time",
+    "creation": "the signing time",
+    "subject": "the patient",
+    "encounter": "the encounter",
+    "context": "the encounter",
+    "quantity": "the units",
+    "code": "the service code",
+    "reason": "the diagnoses",
+    "data": "the note text",
+    "contentType": "the note's format",
+    "author": "the author",
+    "performer": "the clinician",
+    "enterer": "the clinician",
+    "custodian": "the organization",
+    "performingOrganization": "the organization",
+}
+
+
+class InvalidResource(ValueError):
+    """A resource the app built does not validate: which one and which parts, in the clinician's words.
+
+    ``str()`` is the plain message; ``elements`` keeps the element paths for the audit log and the outbox."""
+
+    def __init__(self, resource_type: str, elements: Sequence[str]) -> None:
+        words = list(dict.fromkeys(_element_words(e) for e in elements)) or ["a value"]
+        what = RESOURCE_WORDS.get(resource_type, "the record")
+        self.message = (
+            f"Not written: {what} could not be built for the EHR ({' and '.join(words[:3])} "
+            "not in a form it accepts). Nothing was sent; check the time and date fields and sign again."
+        )
+        super().__init__(self.message)
+        self.resource_type = resource_type
+        self.elements = tuple(elements)
+
+
+def _element_words(path: str) -> str:
+    for part in reversed(path.split(".")):
+        if part in ELEMENT_WORDS:
+            return ELEMENT_WORDS[part]
+    return "a value"
+
+
 def validated(model: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate with the R4B model (raises pydantic.ValidationError) and return the canonical JSON."""
-    result: dict[str, Any] = model.model_validate(data).model_dump(mode="json", exclude_none=True)
+    """Validate with the R4B model and return the canonical JSON; raise InvalidResource (plain words)."""
+    try:
+        result: dict[str, Any] = model.model_validate(data).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        paths = [".".join(str(p) for p in err["loc"] if not isinstance(p, int)) for err in exc.errors()]
+        raise InvalidResource(str(data.get("resourceType", "")), paths) from None
     return result
 
 

@@ -30,7 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from sandbox_ehr.config import ClientConfig
-from sandbox_ehr.scopes import is_known_scope
+from sandbox_ehr.scopes import covered, is_known_scope
 from sandbox_ehr.tokens import AuthCode, LaunchContext, TokenRecord
 
 if TYPE_CHECKING:
@@ -53,8 +53,8 @@ class SandboxClient(ClientMixin):
         return self.config.redirect_uris[0]
 
     def get_allowed_scope(self, scope: str) -> str:
-        allowed = set(self.config.scope.split()) if self.config.scope else None
-        granted = [s for s in scope.split() if is_known_scope(s) and (allowed is None or s in allowed)]
+        allowed = self.config.scope.split() if self.config.scope else None
+        granted = [s for s in scope.split() if is_known_scope(s) and (allowed is None or covered(s, allowed))]
         if self.config.backend:  # no user and no launch: system scopes only
             granted = [s for s in granted if s.startswith("system/")]
         return " ".join(granted)

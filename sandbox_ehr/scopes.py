@@ -47,6 +47,22 @@ def is_known_scope(scope: str) -> bool:
     return scope in IDENTITY_SCOPES or parse_scope(scope) is not None
 
 
+def covered(scope: str, registered: list[str]) -> bool:
+    """A requested scope is within a client's registration: listed as is, or inside a registered resource
+    scope of the same context whose type is ``*`` or the same and whose permissions include it
+    (``system/ChargeItem.rs`` within ``system/*.rs``)."""
+    if scope in registered:
+        return True
+    want = parse_scope(scope)
+    return want is not None and any(
+        (have := parse_scope(r)) is not None
+        and have.context == want.context
+        and have.rtype in ("*", want.rtype)
+        and want.letters <= have.letters
+        for r in registered
+    )
+
+
 class Forbidden(Exception):
     """The token lacks a scope; ``needed`` names it (v2 spelling) for the OperationOutcome."""
 

@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
     from flask import Flask
 
-    from smart_app import config, launch, launches, security
+    from smart_app import config, launch, launches, logs, security
     from smart_app.point_of_care import views as point_of_care
     from smart_app.point_of_care.curricula import use_deployment_curricula
     from smart_app.profiles import load_profiles
@@ -35,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(static_dir()),
     )
     settings = config.configure(app, test_config)
+    logs.init_app(app)  # first, so every later hook and view logs with the request id
     use_rule_settings(settings)
     use_deployment_curricula(settings.curricula)
     assert settings.database_url is not None  # configure resolves the default

@@ -13,13 +13,12 @@ error (it has none) is remembered as unknown for ``MISSING_TTL``; a transient fa
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smart_app.fhir_client import FhirClient, FhirError, FhirTransportError
+from smart_app.ttl_cache import TtlCache
 
 TTL = 3600.0
 MISSING_TTL = 300.0
@@ -68,8 +67,7 @@ class ServerFacts:
 
 
 UNKNOWN = ServerFacts(known=False)
-_lock = threading.Lock()
-_facts: dict[str, tuple[float, ServerFacts]] = {}
+_facts: TtlCache[str, ServerFacts] = TtlCache(TTL, max_entries=MAX_SERVERS)
 
 
 def from_statement(statement: Mapping[str, Any]) -> ServerFacts:
@@ -119,35 +117,23 @@ def of(client: FhirClient) -> ServerFacts:
 
 def known(base_url: str) -> ServerFacts | None:
     """The cached facts of a server, without any request (None when the cache does not know it)."""
-    now = time.monotonic()
-    with _lock:
-        hit = _facts.get(base_url.rstrip("/"))
-    return hit[1] if hit and hit[0] > now else None
+    return _facts.get(base_url.rstrip("/"))
 
 
 def batch_refused(base_url: str) -> None:
     """The server listed ``batch`` but refused one: send it no batch while the entry lives."""
-    key = base_url.rstrip("/")
-    with _lock:
-        hit = _facts.get(key)
-        if hit is not None:
-            _facts[key] = (hit[0], replace(hit[1], batch_refused=True))
+    _facts.change(base_url.rstrip("/"), lambda facts: replace(facts, batch_refused=True))
 
 
 def forget() -> None:
     """Empty the cache (tests, or after reconfiguring a server)."""
-    with _lock:
-        _facts.clear()
+    _facts.clear()
 
 
 def _store(base_url: str, facts: ServerFacts, ttl: float) -> ServerFacts:
-    key = base_url.rstrip("/")
-    now = time.monotonic()
-    with _lock:
-        old = _facts.get(key)
-        if old is not None and old[0] > now and old[1].batch_refused:
-            facts = replace(facts, batch_refused=True)  # a refusal outlives a re-read of the statement
-        if key not in _facts and len(_facts) >= MAX_SERVERS:
-            _facts.pop(min(_facts, key=lambda k: _facts[k][0]))
-        _facts[key] = (now + ttl, facts)
-    return facts
+    return _facts.put(base_url.rstrip("/"), facts, ttl=ttl, merge=_keep_refusal)
+
+
+def _keep_refusal(old: ServerFacts, new: ServerFacts) -> ServerFacts:
+    """A refusal to batch outlives a re-read of the statement (behaviour beats what it lists)."""
+    return replace(new, batch_refused=True) if old.batch_refused else new

@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit 0 billable, 1 blocked, 2 bad input (one line on stderr)",
     )
     check.add_argument("--bundle", required=True, help="FHIR Bundle JSON holding the patient's context")
-    check.add_argument("--service", required=True, help="ServiceRecord JSON (rules-contract §1)")
+    check.add_argument(
+        "--service", required=True, help="ServiceRecord or VisitRecord JSON (rules-contract §1, DESIGN.md §4)"
+    )
     check.add_argument("--as-of", default=None, help="evaluate as of this date (YYYY-MM-DD)")
     check.add_argument("--format", choices=("json", "text"), default="json")
     check.set_defaults(module="smart_app.commands.check")
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--fhir-base", required=True, help="the FHIR base URL, e.g. http://localhost:9000/fhir")
     st.add_argument("--patient", required=True, help="Patient id on that server")
     st.add_argument("--encounter", default=None, help="Encounter id (its date, diagnoses and charges)")
-    st.add_argument("--service", default=None, help="ServiceRecord JSON; default: a sample 98960 session")
+    st.add_argument(
+        "--service", default=None, help="ServiceRecord or VisitRecord JSON; default: a sample 98960 session"
+    )
     st.add_argument("--profile", default=None, help="launch profile name (write-back strategy and quirks)")
     st.add_argument("--write", action="store_true", help="send the writes (default: print them)")
     st.set_defaults(module="smart_app.commands.sandbox_test")
@@ -80,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("text", "csv", "json"), default="text", help="json = JSON lines")
     audit.add_argument("--feedback", action="store_true", help="the per-service CDS card feedback summary")
     audit.set_defaults(module="smart_app.commands.audit")
+
+    scrub = sub.add_parser(
+        "scrub",
+        help="the biller's pre-bill audit of every charge in a period (Bulk Data export / NDJSON)",
+        epilog="writes scrub.json, scrub.csv, scrub.html into --out; exit 0 nothing blocked, 1 some charge "
+        "blocked, 2 bad input (file and line named on stderr), 3 server error",
+    )
+    source = scrub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ndjson", metavar="DIR", help="a folder of Bulk Data NDJSON files (<Type>.ndjson)")
+    scrub.add_argument("--since", default=None, help="first service day to report (YYYY-MM-DD)")
+    scrub.add_argument("--until", default=None, help="last service day to report (YYYY-MM-DD)")
+    scrub.add_argument("--out", default=None, help="output folder (default: ./scrub-<today>)")
+    scrub.add_argument(
+        "--format", default="html,csv,json", help="any of html,csv,json, comma-separated (default: all)"
+    )
+    scrub.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
+    scrub.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler, tcp://..."
+    )
+    scrub.set_defaults(module="smart_app.commands.scrub")
 
     rules = sub.add_parser(
         "rules", help="the rule data's periods: what is in force, what expires, what is missing"

@@ -21,6 +21,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from smart_app.clock import utcnow
 from smart_app.config import current_settings
 from smart_app.launches import (
     binding_problem,
@@ -31,6 +32,7 @@ from smart_app.launches import (
     sealer_of,
     smart_of,
 )
+from smart_app.logs import event
 from smart_app.profiles import Profile
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
@@ -38,7 +40,7 @@ from smart_app.smart.client_auth import public_jwk
 from smart_app.smart.errors import ClientConfigError, SmartError, TokenResponseError
 from smart_app.smart.id_token import verify_id_token
 from smart_app.smart.tokens import check_token_response, context_from_token, relative_reference
-from smart_app.store import LaunchRecord, binding_hash, claim_state, find_by_state, new_secret, utcnow
+from smart_app.store import LaunchRecord, binding_hash, claim_state, find_by_state, new_secret
 
 bp = Blueprint("launch", __name__)
 log = logging.getLogger(__name__)
@@ -65,10 +67,12 @@ def launch() -> Page:
     try:
         return _start(profile, launch_param)
     except ClientConfigError as exc:
-        log.error("launch profile %s is not usable: %s", profile.name, exc.message)
+        event(log, "launch.start", level=logging.ERROR, outcome="misconfigured", profile=profile.name,
+              reason=exc.message)  # fmt: skip
         return render_problem("The app is not set up for this EHR yet", "Ask your administrator.", exc.status)
     except SmartError as exc:
-        log.warning("launch failed for profile %s: %s", profile.name, exc.message)
+        event(log, "launch.start", level=logging.WARNING, outcome="failed", profile=profile.name,
+              reason=exc.message, http_status=exc.status)  # fmt: skip
         return render_problem("The app could not reach your EHR's sign-in service", exc.message, exc.status)
 
 
@@ -102,7 +106,8 @@ def _start(profile: Profile, launch_param: str | None) -> Response:
                 expires_at=utcnow() + timedelta(seconds=current_settings().state_ttl),
             )
         )
-    log.info("launch started: profile=%s type=%s", profile.name, "ehr" if launch_param else "standalone")
+    event(log, "launch.start", outcome="redirected", profile=profile.name,
+          launch_type="ehr" if launch_param else "standalone")  # fmt: skip
     resp = redirect(url_for("launch.proceed", s=state))
     _set_binding_cookie(resp, cookie)
     return resp
@@ -151,7 +156,8 @@ def callback() -> Page:
             handle = _finish(record, profile, request.args["code"])
         except SmartError as exc:
             record.status, record.error = "failed", exc.message
-            log.warning("callback refused for profile %s: %s", profile.name, exc.message)
+            event(log, "launch.callback", level=logging.WARNING, outcome="refused", profile=profile.name,
+                  reason=exc.message, http_status=exc.status)  # fmt: skip
             missing = exc.missing_scopes if isinstance(exc, TokenResponseError) else ()
             return render_problem(
                 "The launch could not be completed", exc.message, exc.status, missing=missing
@@ -196,7 +202,8 @@ def _finish(record: LaunchRecord, profile: Profile, code: str) -> str:
     record.context_json = json.dumps(context.to_dict())
     record.id_token_verified = fhir_user is not None
     record.expires_at = utcnow() + timedelta(seconds=current_settings().launch_ttl)
-    log.info("launch active: profile=%s", profile.name)
+    event(log, "launch.callback", outcome="active", profile=profile.name, launch_type=record.launch_type,
+          id_token_verified=fhir_user is not None)  # fmt: skip
     return handle
 
 

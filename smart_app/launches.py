@@ -21,8 +21,10 @@ from flask import Flask, current_app, g, render_template, request
 from werkzeug.wrappers import Response
 
 from smart_app import db_of
+from smart_app.clock import utcnow
 from smart_app.config import settings_of
 from smart_app.fhir_client import DEFAULT_TIMEOUT, FhirClient, FhirUnauthorized
+from smart_app.logs import event
 from smart_app.profiles import Profile, ProfileRegistry
 from smart_app.security import BINDING_COOKIE
 from smart_app.smart import oauth
@@ -36,7 +38,6 @@ from smart_app.store import (
     binding_hash,
     find_by_handle,
     swap_tokens,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ class Launch:
                     self.profile, endpoints, refresh_token=refresh_token, timeout=self.smart.timeout
                 )
             except SmartError as exc:
-                log.warning("token refresh failed for profile %s: %s", self.profile.name, exc.message)
+                name = self.profile.name
+                event(log, "token.refresh", level=logging.WARNING, outcome="failed", profile=name,
+                      reason=exc.message, http_status=exc.status)  # fmt: skip
                 return False
             sealed = self.sealer.seal(str(token["access_token"]))
             expires_at = expiry(token)
@@ -129,9 +132,11 @@ class Launch:
             )
             if not swapped:
                 s.refresh(record)
+                event(log, "token.refresh", outcome="adopted", profile=self.profile.name)
                 return self._adopt(record)
             self._sealed_access, self._access_token = sealed, str(token["access_token"])
             self._expires_at = expires_at
+            event(log, "token.refresh", outcome="ok", profile=self.profile.name)
             return True
 
     def _adopt(self, record: LaunchRecord) -> bool:

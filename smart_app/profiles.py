@@ -8,12 +8,14 @@ Secrets never sit in the files: they name environment variables, read only when 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smart_app.origins import origin_of
 from smart_app.settings import environment_secret
@@ -28,7 +30,7 @@ DOCREF_MODES = ("create", "none")
 TOP_KEYS = frozenset(
     {"name", "iss", "client_id", "client_id_env", "client_auth", "client_secret_env", "private_key_env",
      "key_id", "alg", "scopes", "required_scopes", "pkce", "auth", "discovery", "writeback", "fhir_headers",
-     "frame_ancestors", "title", "auth_origins"}
+     "frame_ancestors", "title", "auth_origins", "timezone", "backend"}
 )  # fmt: skip
 DISCOVERY_KEYS = frozenset({"authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"})
 WRITEBACK_KEYS = frozenset(
@@ -37,8 +39,38 @@ WRITEBACK_KEYS = frozenset(
 )  # fmt: skip
 
 
+BACKEND_KEYS = frozenset(
+    {"client_id", "client_id_env", "private_key_env", "key_id", "alg", "scopes", "group_id"}
+)
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+SYSTEM_SCOPE = re.compile(r"^system/(\*|[A-Z][A-Za-z]+)\.(read|\*|c?r?u?d?s?)$")
+
+
 class ProfileError(ValueError):
     """A launch profile is malformed, or a secret it names is not in the environment."""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """SMART Backend Services for this EHR (``[backend]``): the app as a system client, no user, for the Bulk
+    Data export of ``smart-edu scrub``. A registration of its own at the EHR (Epic and Oracle Health register
+    backend apps separately from launch apps), so its own client id and key."""
+
+    client_id: str = ""
+    client_id_env: str | None = None
+    private_key_env: str = ""
+    key_id: str = ""
+    alg: Literal["RS384", "ES384"] = "RS384"
+    scopes: tuple[str, ...] = ()  # empty: system/<Type>.rs for each exported type
+    group_id: str | None = None  # Group/<id>/$export; None: Patient/$export
+
+    def resolved_client_id(self, profile: str) -> str:
+        if self.client_id:
+            return self.client_id
+        return _secret_from_env(profile, "[backend] client_id_env", self.client_id_env)
+
+    def private_key_pem(self, profile: str) -> str:
+        return _secret_from_env(profile, "[backend] private_key_env", self.private_key_env)
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,9 @@ class Profile:
     fhir_headers: Mapping[str, str] = field(default_factory=dict)
     frame_ancestors: tuple[str, ...] = ()
     auth_origins: tuple[str, ...] = ()  # other hosts its authorization server lives on (Oracle)
+    # IANA zone of the EHR's clock times, used where the encounter's start carries no offset.
+    timezone: str | None = None
+    backend: BackendConfig | None = None  # SMART Backend Services for the Bulk Data export (scrub)
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -212,7 +247,23 @@ def profile_from_mapping(data: Mapping[str, Any]) -> Profile:
         fhir_headers={str(k): str(v) for k, v in dict(data.get("fhir_headers", {})).items()},
         frame_ancestors=tuple(_str_list(data, "frame_ancestors")),
         auth_origins=_origins(data),
+        timezone=_timezone(data),
+        backend=_backend(data["backend"]) if "backend" in data else None,
     )
+
+
+def _timezone(data: Mapping[str, Any]) -> str | None:
+    value = data.get("timezone")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProfileError("timezone must be an IANA time zone name, e.g. America/Chicago")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"timezone {value!r} is not an IANA time zone name (e.g. America/Chicago)"
+        raise ProfileError(message) from None
+    return value
 
 
 def _check_smart(data: Mapping[str, Any], client_auth: str, scopes: list[str]) -> None:
@@ -238,6 +289,39 @@ def _origins(data: Mapping[str, Any]) -> tuple[str, ...]:
             raise ProfileError(f"auth_origins: {value!r} must be an origin like https://auth.example.org")
         out.append(origin)
     return tuple(out)
+
+
+def _backend(raw: Any) -> BackendConfig:
+    if not isinstance(raw, Mapping):
+        raise ProfileError("[backend] must be a table")
+    unknown = set(raw) - BACKEND_KEYS
+    if unknown:
+        raise ProfileError(f"[backend] unknown keys: {', '.join(sorted(unknown))}")
+    if not raw.get("client_id") and not raw.get("client_id_env"):
+        raise ProfileError("[backend] needs client_id (or client_id_env)")
+    for key in ("private_key_env", "key_id"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ProfileError(f"[backend] needs {key} (private_key_jwt is the only backend client auth)")
+    if "private_key" in raw:
+        raise ProfileError("secrets never sit in the file; name an environment variable instead")
+    scopes = _str_list(raw, "scopes")
+    bad = [s for s in scopes if not SYSTEM_SCOPE.match(s)]
+    if bad:
+        raise ProfileError(
+            f"[backend] scopes must be system/ scopes (e.g. system/ChargeItem.rs), not {bad[0]!r}"
+        )
+    group = raw.get("group_id")
+    if group is not None and (not isinstance(group, str) or not FHIR_ID.match(group)):
+        raise ProfileError("[backend] group_id must be a FHIR id (letters, digits, '-', '.'; at most 64)")
+    return BackendConfig(
+        client_id=str(raw.get("client_id", "")),
+        client_id_env=raw.get("client_id_env"),
+        private_key_env=raw["private_key_env"],
+        key_id=raw["key_id"],
+        alg=_choice(raw, "alg", KEY_ALGS, "RS384", where="[backend] "),  # type: ignore[arg-type]
+        scopes=tuple(scopes),
+        group_id=group,
+    )
 
 
 def _discovery(raw: Any) -> dict[str, str]:

@@ -80,6 +80,13 @@ def _timeout(raw: Any) -> tuple[float, float]:
     return (connect, read)
 
 
+def _lease(raw: Any) -> float:
+    value = _float(raw)
+    if value <= 0:
+        raise ValueError("a number of seconds above zero is expected")
+    return value
+
+
 def _bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -89,6 +96,13 @@ def _bool(raw: Any) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError("true or false is expected")
+
+
+def _log_format(raw: Any) -> str:
+    value = str(raw).strip().lower()
+    if value not in ("json", "text"):
+        raise ValueError("json or text is expected")
+    return value
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,7 @@ _VARS: dict[str, _Var] = {
     "fhir_timeout": _Var("SMART_EDU_FHIR_TIMEOUT", _timeout),
     "cookie_secure": _Var("SMART_EDU_COOKIE_SECURE", _bool),
     "read_workers": _Var("SMART_EDU_READ_WORKERS", _positive_int),
+    "write_lease": _Var("SMART_EDU_WRITE_LEASE", _lease),
     "max_content_length": _Var(
         "SMART_EDU_MAX_CONTENT_LENGTH", _positive_int, aliases=("MAX_CONTENT_LENGTH",)
     ),
@@ -124,6 +139,7 @@ _VARS: dict[str, _Var] = {
     "bearer_token": _Var("SMART_EDU_BEARER_TOKEN", _text),
     "bearer_token_issuer": _Var("SMART_EDU_BEARER_TOKEN_ISSUER", _text),
     "data_home": _Var("XDG_DATA_HOME", _path),
+    "log_format": _Var("SMART_EDU_LOG_FORMAT", _log_format),
 }
 
 
@@ -144,6 +160,9 @@ class Settings:
     fhir_timeout: tuple[float, float] = (3.05, 30.0)  # (connect, read): the launch's FHIR reads and writes
     cookie_secure: bool = True
     read_workers: int = 4  # parallel single GETs when the server lacks batch
+    # Seconds a write to the EHR holds its job without a renewal: the writer renews it (a heartbeat) while it
+    # works, so this is how long a frozen or dead writer blocks a retry before another may take over.
+    write_lease: float = 120.0
     # Bodies larger than this get 413 before they are read: an anonymous caller (a form post, a CDS call
     # when the endpoints are open) must not make a worker buffer gigabytes. Prefetch Bundles fit easily.
     max_content_length: int = 10 * 1024 * 1024
@@ -155,6 +174,7 @@ class Settings:
     bearer_token: str | None = None  # sandbox-test / outbox against a protected server
     bearer_token_issuer: str | None = None
     data_home: Path | None = None  # XDG_DATA_HOME: where sandbox-test keeps its own store
+    log_format: str | None = None  # json | text; None: json under `serve`, text elsewhere
 
     @property
     def launch_config_dir(self) -> Path:

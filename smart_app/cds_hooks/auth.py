@@ -14,7 +14,6 @@ URL of the endpoint called; ``exp`` in the future, ``iat`` not in the future; ``
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -27,6 +26,8 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
+
+from smart_app.ttl_cache import TtlCache
 
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -51,18 +52,17 @@ class CdsClient:
     jwks_url: str | None = None
     jwks: dict[str, Any] | None = None
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
-    _cache: tuple[float, KeySet] | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: TtlCache[str, KeySet] = field(default_factory=lambda: TtlCache(JWKS_TTL_SECONDS), repr=False)
 
     def key_set(self, fetch: Callable[[str], Mapping[str, Any]], *, refresh: bool = False) -> KeySet:
         if self.jwks is not None:
             return KeySet.import_key_set(self.jwks)  # type: ignore[arg-type]
         assert self.jwks_url is not None
-        with self._lock:
-            now = time.monotonic()
-            if refresh or self._cache is None or now - self._cache[0] > JWKS_TTL_SECONDS:
-                self._cache = (now, KeySet.import_key_set(dict(fetch(self.jwks_url))))  # type: ignore[arg-type]
-            return self._cache[1]
+        hit = None if refresh else self._cache.get(self.jwks_url)
+        if hit is not None:
+            return hit
+        keys = KeySet.import_key_set(dict(fetch(self.jwks_url)))  # type: ignore[arg-type]
+        return self._cache.put(self.jwks_url, keys)
 
 
 def load_clients(path: str | Path) -> dict[str, CdsClient]:

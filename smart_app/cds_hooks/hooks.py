@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fhir_mappings.extensions import CANONICAL_BASE
@@ -16,6 +16,7 @@ from smart_app.cds_hooks.cards import Card, Coding, Link, Source
 from smart_app.cds_hooks.reads import ClientFactory, default_client, gather
 from smart_app.cds_hooks.services import CdsService
 from smart_app.cds_hooks.store import IssuedCard
+from smart_app.clock import utcnow
 
 SOURCE_LABEL = "Patient Education Billing Checker"
 TOPIC_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/cds-topic"
@@ -74,7 +75,7 @@ def answer(
         encounter_id=context.get("encounterId"),
         practitioner_ref=user if isinstance(user, str) and user.startswith("Practitioner/") else None,
     )
-    day = (today or datetime.now(UTC)).date()
+    day = (today or utcnow()).date()
     if service.hook == "encounter-discharge":
         advice = discharge.advise(
             ctx,

@@ -22,6 +22,7 @@ from smart_app.cds_hooks.hooks import answer
 from smart_app.cds_hooks.reads import DataUnavailable
 from smart_app.cds_hooks.services import BY_ID, discovery_document
 from smart_app.config import current_settings, settings_of
+from smart_app.logs import event
 from smart_app.profiles import ProfileRegistry
 from smart_app.store import Database
 
@@ -74,7 +75,7 @@ def _preflight_and_auth() -> Response | tuple[Response, int] | None:
     try:
         claims = verifier.verify(request.headers.get("Authorization"), endpoint_url())
     except ClientAuthError as exc:
-        log.info("CDS request refused on %s: %s", request.path, exc)
+        event(log, "cds.auth", level=logging.WARNING, outcome="refused", reason=str(exc))
         resp = _error(401, str(exc))
         resp[0].headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return resp
@@ -129,10 +130,10 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
     try:
         body = _json_body()
     except JsonInputError as exc:
-        return _error(413 if exc.too_large else 400, f"the body is {exc.message}")
+        return _refused(service.id, 413 if exc.too_large else 400, f"the body is {exc.message}")
     problem = _request_problem(body, service.hook)
     if problem:
-        return _error(400, problem)
+        return _refused(service.id, 400, problem)
     assert isinstance(body, dict)
     readable, refused = _with_known_fhir_server(body)
     try:
@@ -146,10 +147,20 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
         result = answer(service, readable, base_url=app_base_url(), acknowledged=acknowledged)
     except DataUnavailable as exc:
         why = " (fhirServer is not the issuer of a launch profile, so it was not read)" if refused else ""
-        return _error(412, f"{exc.reason}: {', '.join(exc.missing)}{why}")
+        return _refused(service.id, 412, f"{exc.reason}: {', '.join(exc.missing)}{why}")
     if result.issued:
         store.record_issued(_db(current_app), service.id, body, result.issued)
+    prefetched = sorted(body["prefetch"]) if isinstance(body.get("prefetch"), dict) else []
+    event(log, "cds.call", outcome="answered", service=service.id, cards=len(result.cards),
+          prefetched=prefetched, fhir_server=readable.get("fhirServer") is not None)  # fmt: skip
     return jsonify({"cards": result.cards})
+
+
+def _refused(service_id: str, status: int, message: str) -> tuple[Response, int]:
+    """The refusal, logged with the same words the client gets (they never quote the body's values)."""
+    event(log, "cds.call", level=logging.WARNING, outcome="refused", service=service_id, status=status,
+          reason=message)  # fmt: skip
+    return _error(status, message)
 
 
 @bp.route("/cds-services/<service_id>/feedback", methods=["POST", "OPTIONS"])
@@ -163,6 +174,7 @@ def feedback(service_id: str) -> Response | tuple[Response, int]:
     except store.BadFeedback as exc:
         return _error(400, str(exc))
     new = store.record_feedback(_db(current_app), service_id, items, client_iss=g.get("cds_client_iss"))
+    event(log, "cds.feedback", service=service_id, received=len(items), recorded=new)
     return jsonify({"received": len(items), "recorded": new})
 
 
@@ -179,7 +191,7 @@ def _with_known_fhir_server(body: dict[str, Any]) -> tuple[dict[str, Any], bool]
     profile = profiles.by_iss(server) if isinstance(profiles, ProfileRegistry) else None
     if profile is not None:
         return body | {"fhirServer": profile.iss}, False
-    log.info("CDS request: fhirServer ignored, it is not the issuer of a launch profile")
+    event(log, "cds.fhir-server", outcome="ignored", reason="not the issuer of a launch profile")
     return {k: v for k, v in body.items() if k not in ("fhirServer", "fhirAuthorization")}, True
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database
 from smart_app.store.cds import CdsCardIssued, CdsFeedback, CdsJwtSeen
 from smart_app.store.writeback import AuditRow
@@ -188,7 +189,7 @@ def feedback_summary(db: Database, service_id: str | None = None) -> dict[str, d
 
 def jti_seen(db: Database, iss: str, jti: str, expires_at: int) -> bool:
     """Remember a JWT id until it expires; True if it was already used (a replay)."""
-    now = int(datetime.now(UTC).timestamp())
+    now = int(utcnow().timestamp())
     try:
         with db.session() as s:
             s.execute(delete(CdsJwtSeen).where(CdsJwtSeen.expires_at < now - 3600))

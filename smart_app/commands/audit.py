@@ -134,9 +134,7 @@ def _rows(db: Database, query: Select[Any]) -> Iterator[dict[str, Any]]:
 
 
 def _utc(at: datetime) -> str:
-    """SQLite hands back naive datetimes; the app stores UTC."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _acknowledged(action: str, message: str | None) -> tuple[list[dict[str, str]], str | None]:

@@ -1,4 +1,4 @@
-"""``smart-edu check``: evaluate one documented service against a FHIR Bundle, offline.
+"""``smart-edu check``: evaluate one documented service, or a visit of several, against a FHIR Bundle.
 
 Exit 0 billable, 1 blocked, 2 bad input. Bad input gets exactly one line on stderr naming the file and the
 field, never a traceback. Imports only the engine and the FHIR reader (no Flask, no fhir.resources): it starts
@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from billing_rules import BadInput, evaluate, parse_service_record
+from billing_rules import BadInput, VisitEvaluation, VisitRecord, evaluate, evaluate_visit, parse_record
 from billing_rules.model import ClinicalContext, Evaluation, Finding
 from fhir_mappings.read import context_from_bundle, resources_from_bundle
 from smart_app import bounded_json
@@ -48,7 +48,7 @@ def _bundle(path: str) -> dict[str, Any]:
     if data.get("resourceType") != "Bundle":
         found = data.get("resourceType")
         what = f"resourceType is {found!r}" if found is not None else "no resourceType"
-        if found is None and "code" in data:
+        if found is None and ("code" in data or "services" in data):
             what += "; it looks like a service file: are --bundle and --service swapped?"
         raise _refuse("--bundle", path, f"not a FHIR Bundle ({what})", "resourceType")
     if not any(r.get("resourceType") == "Patient" for r in resources_from_bundle(data)):
@@ -87,10 +87,28 @@ def _source_line(finding: Finding) -> str:
     return f"      source: {finding.source or 'not given'}" + (f" ({urls})" if urls else "")
 
 
-def format_text(evaluation: Evaluation, context: ClinicalContext) -> str:
+def _services(evaluation: VisitEvaluation) -> list[str]:
+    """A visit: each service's own verdict and units, so a biller sees which line is the problem."""
+    out = ["", "Services:"]
+    for code, ev in zip(evaluation.codes, evaluation.services, strict=True):
+        units = ", ".join(f"{line.code} x{line.units}" for line in ev.charge_lines) or "no charge line"
+        verdict = "blocked" if ev.blocked else "ok"
+        out.append(f"  {code}: {verdict} ({units})")
+    return out
+
+
+def _tag(finding: Finding) -> str:
+    code = getattr(finding, "code", "")
+    return "" if code == "" else f" ({code or 'visit'})"
+
+
+def format_text(evaluation: Evaluation | VisitEvaluation, context: ClinicalContext) -> str:
     """What a biller reads: the verdict, charge lines, estimate, then findings by severity with their prompts
-    and sources."""
-    out = ["BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is", "", "Charge lines:"]
+    and sources; for a visit, each service's verdict and the service each finding concerns."""
+    out = ["BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is"]
+    if isinstance(evaluation, VisitEvaluation):
+        out += _services(evaluation)
+    out += ["", "Charge lines:"]
     for line in evaluation.charge_lines:
         mods = " ".join(line.modifiers) or "none"
         dx = ", ".join(line.diagnoses) or "none"
@@ -108,7 +126,7 @@ def format_text(evaluation: Evaluation, context: ClinicalContext) -> str:
         if findings:
             out += ["", f"{severity.upper()} ({len(findings)}):"]
             for f in findings:
-                out.append(f"  [{f.rule}] {f.message}" + (f" (field: {f.field})" if f.field else ""))
+                out.append(f"  [{f.rule}]{_tag(f)} {f.message}" + (f" (field: {f.field})" if f.field else ""))
                 if f.prompt:
                     out.append(f"      -> {f.prompt}")
                 out.append(_source_line(f))
@@ -123,17 +141,21 @@ def run(args: argparse.Namespace) -> int:
         bundle = _bundle(args.bundle)
         service = _load_json("--service", args.service)
         if not isinstance(service, dict):
-            raise _refuse("--service", args.service, "a JSON object (a service record) is expected")
+            raise _refuse("--service", args.service, "a JSON object (a service or visit record) is expected")
         as_of = _as_of(args.as_of)
         try:
-            record = parse_service_record(service)
+            record = parse_record(service)
         except BadInput as exc:
             raise _refuse("--service", args.service, exc.message, exc.field) from None
     except _Refused as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     context = context_from_bundle(bundle, practitioner_ref=_clinician(bundle))
-    evaluation = evaluate(record, context, as_of=as_of)
+    evaluation: Evaluation | VisitEvaluation
+    if isinstance(record, VisitRecord):
+        evaluation = evaluate_visit(record, context, as_of=as_of)
+    else:
+        evaluation = evaluate(record, context, as_of=as_of)
     if args.format == "text":
         print(format_text(evaluation, context))
     else:

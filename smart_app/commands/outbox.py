@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from datetime import timedelta
 
 from smart_app.fhir_client import FhirClient
 from smart_app.settings import load_settings
@@ -63,7 +64,8 @@ def _chosen(pending: list[OutboxView], ids: list[str]) -> list[OutboxView] | Non
 
 def _retry(db: Database, entry: OutboxView) -> bool:
     try:
-        result = retry_outbox_entry(db, client_for(entry.issuer), entry.id)
+        lease = timedelta(seconds=load_settings().write_lease)
+        result = retry_outbox_entry(db, client_for(entry.issuer), entry.id, lease=lease)
     except WriteInProgressError:
         print(f"{entry.id}: another process is writing it now", file=sys.stderr)
         return False

@@ -1,5 +1,8 @@
 """``smart-edu sandbox-test``: the app's reads, evaluation and write path against a FHIR server, no launch.
 
+``--service`` takes one service or a visit (DESIGN.md §4): a visit writes one note, one ChargeItem per charge
+line and one Provenance, its draft id a hash of the visit (``visit_record_hash``).
+
 Without ``--write`` it prints the evaluation and the exact requests it would send; with ``--write`` it sends
 them through ``write_signed_service`` (the app's own path) and prints what was created or found. The draft id
 is a hash of the service record, so a rerun finds what the first run wrote, even with an empty local store.
@@ -12,17 +15,26 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from billing_rules import BadInput, catalogue, evaluate, parse_service_record
+from billing_rules import (
+    BadInput,
+    VisitEvaluation,
+    VisitRecord,
+    catalogue,
+    evaluate,
+    evaluate_visit,
+    parse_record,
+)
 from billing_rules.model import ClinicalContext, Evaluation, ServiceRecord
 from fhir_mappings.note import generate_note
 from smart_app import bounded_json
 from smart_app.fhir_client import FhirClient, FhirError
 from smart_app.settings import Settings, load_settings
 from smart_app.writeback import SignedService, WritebackConfig, WritebackConfigError, plan_signed_service
-from smart_app.writeback.identifiers import service_record_hash
+from smart_app.writeback.identifiers import service_record_hash, visit_record_hash
 
 if TYPE_CHECKING:
     from smart_app.reads import LaunchReads
@@ -61,12 +73,15 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_SERVER
     context = reads.context
     try:
-        record = parse_service_record(service if service is not None else sample_service(context))
+        record = parse_record(service if service is not None else sample_service(context))
     except BadInput as exc:
         raise _Refused(f"--service {args.service or '(sample)'}: {exc}") from None
-    if record.service_date is None and context.encounter.service_date is not None:
-        record = replace(record, service_date=context.encounter.service_date)
-    evaluation = evaluate(record, context)
+    record = _dated(record, context)
+    evaluation: Evaluation | VisitEvaluation
+    if isinstance(record, VisitRecord):
+        evaluation = evaluate_visit(record, context)
+    else:
+        evaluation = evaluate(record, context)
     out: dict[str, Any] = {"evaluation": evaluation.to_dict()}
     if evaluation.blocked:
         out["written"] = None
@@ -77,6 +92,17 @@ def _run(args: argparse.Namespace) -> int:
     if not args.write:
         return _preview(client, config, request, out)
     return _write(client, config, request, out, settings)
+
+
+def _dated(record: ServiceRecord | VisitRecord, context: ClinicalContext) -> ServiceRecord | VisitRecord:
+    """The encounter's date where the service (or each service of the visit) gives none."""
+    day = context.encounter.service_date
+    if day is None:
+        return record
+    if isinstance(record, VisitRecord):
+        services = tuple(s if s.service_date else replace(s, service_date=day) for s in record.services)
+        return VisitRecord(services=services)
+    return record if record.service_date else replace(record, service_date=day)
 
 
 def _preview(client: FhirClient, config: WritebackConfig, request: SignedService, out: dict[str, Any]) -> int:
@@ -104,7 +130,8 @@ def _write(
     url = default_database_url(settings)
     db = open_database(url)
     try:
-        result = write_signed_service(db, client, config, request)
+        lease = timedelta(seconds=settings.write_lease)
+        result = write_signed_service(db, client, config, request, lease=lease)
     except WritebackConfigError as exc:
         raise _Refused(str(exc)) from None
     finally:
@@ -157,13 +184,14 @@ def signed_request(
     issuer: str,
     patient_id: str,
     encounter_id: str | None,
-    record: ServiceRecord,
-    evaluation: Evaluation,
+    record: ServiceRecord | VisitRecord,
+    evaluation: Evaluation | VisitEvaluation,
     context: ClinicalContext,
 ) -> SignedService:
-    """The signature sandbox-test stands in for: no fhirUser, the draft id a hash of the service record."""
+    """The signature sandbox-test stands in for: no fhirUser, the draft id a hash of the service or visit."""
     labels = {code: d.display for d in context.conditions for code in d.icd10 if d.display}
-    codes = {line.code for line in evaluation.charge_lines} | {record.code}
+    own = set(record.codes) if isinstance(record, VisitRecord) else {record.code}
+    codes = {line.code for line in evaluation.charge_lines} | own
     code_text = {c.code: c.paraphrase for c in catalogue() if c.code in codes}
     provider = context.encounter.service_provider or ""
     return SignedService(
@@ -178,9 +206,12 @@ def signed_request(
             record,
             charge_lines=evaluation.charge_lines,
             diagnosis_labels=labels,
-            code_text=code_text.get(record.code),
+            code_text=code_text,
+            author_name=context.provider.name,
         ),
-        draft_id=service_record_hash(record),
+        draft_id=visit_record_hash(record)
+        if isinstance(record, VisitRecord)
+        else service_record_hash(record),
         diagnosis_labels=labels,
         code_text=code_text,
     )

@@ -8,6 +8,7 @@ so a bad launch profile stops the start with its message instead of crashing eve
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,30 @@ HANDLE_IN_PATH = re.compile(r"^/s/[^/]+")
 
 
 class RedactingLogger(glogging.Logger):
-    """Access log lines show ``/s/…/page``, never the launch handle (with the binding cookie, a key)."""
+    """gunicorn's logs in the app's format (``SMART_EDU_LOG_FORMAT``) through the same redaction filter, so
+    its error log never names a launch handle either. Access lines, if an operator turns them on with
+    gunicorn's own settings, show ``/s/…/page``; by default the app's ``request`` event is the access log (one
+    line per request, with the route template, status, duration and request id)."""
+
+    log_format = "json"
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from smart_app import logs
+
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                logs.prepare_handler(handler, self.log_format)
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         atoms["U"] = HANDLE_IN_PATH.sub("/s/…", str(atoms.get("U", "")))
         return atoms
+
+
+def logger_class(log_format: str) -> type[RedactingLogger]:
+    """The gunicorn logger class for this format (gunicorn takes a class, built per arbiter and worker)."""
+    return type("RedactingLogger_" + log_format, (RedactingLogger,), {"log_format": log_format})
 
 
 class _Gunicorn(BaseApplication):
@@ -46,7 +65,7 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
-def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+def gunicorn_options(args: argparse.Namespace, log_format: str = "json") -> dict[str, Any]:
     return {
         "bind": f"{args.host}:{args.port}",
         "workers": max(1, int(args.workers)),
@@ -54,10 +73,12 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "threads": 4,
         "timeout": 60,
         "preload_app": True,
-        "accesslog": "-",
-        # The access log never shows query strings: /callback carries the authorization code.
+        # The app logs each request itself (the `request` event); gunicorn's access line would repeat it.
+        # Turned back on, it never shows query strings: /callback carries the authorization code.
+        "accesslog": None,
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
-        "logger_class": RedactingLogger,
+        "errorlog": "-",
+        "logger_class": logger_class(log_format),
     } | _no_control_socket()
 
 
@@ -95,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from smart_app import create_app
+    from smart_app import create_app, logs
     from smart_app.profiles import ProfileError
+
+    log_format = settings.log_format or "json"
+    logs.configure(log_format)
 
     try:
         app = create_app()
@@ -104,6 +128,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"smart-edu serve: launch profiles: {exc}", file=sys.stderr)
         return 2
     for warning in deployment_warnings(settings):
-        print(f"smart-edu serve: warning: {warning}", file=sys.stderr)
-    _Gunicorn(app, gunicorn_options(args)).run()
+        logs.event(logging.getLogger(__name__), "serve.warning", level=logging.WARNING, message=warning)
+    _Gunicorn(app, gunicorn_options(args, log_format)).run()
     return 0

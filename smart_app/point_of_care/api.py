@@ -40,12 +40,26 @@ def editable_draft(launch: Launch, draft_id: str) -> drafts.Draft | Response | N
         return None
     draft = drafts.get(db_of(current_app), draft_id)
     if draft is None or draft.key != draft_key(launch) or draft.status != drafts.OPEN:
-        resp = jsonify(
-            {"error": "This draft was signed or discarded in another window. Reload the page to continue."}
-        )
-        resp.status_code = 409
-        return resp
+        return gone()
     return draft
+
+
+def save_fields(launch: Launch, found: drafts.Draft | None, fields: dict[str, Any]) -> drafts.Draft | None:
+    """Save the form into the draft the page edits (by id: None if it was signed meanwhile, never a new one),
+    or, on a page that had none yet, into the key's open draft, creating it. An edited note is kept."""
+    db = db_of(current_app)
+    if found is not None:
+        return drafts.save_into(db, found.id, fields, handle=launch.handle)
+    return drafts.save(db, draft_key(launch), fields, handle=launch.handle)
+
+
+def gone() -> Response:
+    """409: the page's draft was signed or discarded meanwhile (another window or a simultaneous Sign)."""
+    resp = jsonify(
+        {"error": "This draft was signed or discarded in another window. Reload the page to continue."}
+    )
+    resp.status_code = 409
+    return resp
 
 
 @bp.post("/evaluate")
@@ -58,7 +72,9 @@ def evaluate(handle: str) -> Response:
         return found
     fields = fields_from(request.form)
     fields.pop("draft_id", None)
-    draft = drafts.save(db_of(current_app), draft_key(launch), fields, handle=handle)  # keeps an edited note
+    draft = save_fields(launch, found, fields)
+    if draft is None:
+        return gone()
     ctx = document_context.cached(launch)
     result = check(fields, ctx)
     shown = results_context(result, ctx)
@@ -91,6 +107,8 @@ def save_note(handle: str) -> Response:
     ctx = document_context.cached(launch)
     text = document_note.generated(check(found.fields, ctx), ctx, found.fields)
     draft = document_note.save_edit(db_of(current_app), found, note, text, handle=handle)
+    if draft is None:  # signed meanwhile (another window, or the Sign this save raced with)
+        return gone()
     return jsonify({"draft_id": draft.id, "saved_at": saved_at(draft)})
 
 

@@ -11,12 +11,13 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from billing_rules.model import ClinicalContext
+from smart_app.clock import utcnow
 from smart_app.config import current_settings
 from smart_app.launches import Launch
 from smart_app.reads import read_launch_context
@@ -25,10 +26,6 @@ from smart_app.store import LaunchContextRow
 MEMORY_SLOTS = 256
 _lock = threading.Lock()
 _memory: OrderedDict[str, tuple[datetime, ClinicalContext]] = OrderedDict()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _remember(handle: str, read_at: datetime, context: ClinicalContext) -> None:
@@ -62,7 +59,7 @@ def read_fresh(launch: Launch) -> ClinicalContext:
         fhir_user=launch.context.fhir_user,
         max_workers=current_settings().read_workers,
     )
-    read_at = _now()
+    read_at = utcnow()
     with launch.db.session() as s:
         row = s.get(LaunchContextRow, launch.handle) or LaunchContextRow(handle=launch.handle)
         row.resources_json = json.dumps(reads.resources)

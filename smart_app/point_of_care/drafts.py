@@ -2,36 +2,44 @@
 
 A draft belongs to (issuer, patient, encounter, clinician), not to a launch: a relaunch, an expired token or
 an app restart finds it again. At most one draft per key is ``open`` (a partial unique index enforces it);
-signing moves it to ``signing`` with a single conditional UPDATE, so two clicks on "sign" cannot both write.
-The draft id is part of the written resources' business identifier, which is why a signed draft is never
-reused. A draft left in ``signing`` by a process that died mid-write is reopened (same id, so the same
-identifiers) once ``STALE_SIGNING`` has passed: signing again resumes that write instead of a new draft
-writing the service a second time.
+signing moves it to ``signing`` with a single conditional UPDATE by draft id, so two clicks on "sign" (on one
+instance or several) cannot both write. The draft id is part of the written resources' business identifier,
+which is why a signed draft is never reused, and why a request about one draft never saves into another: it
+saves into that draft by id (``save_into``) or, once it is claimed, waits for its result (``wait_settled``)
+instead of creating a new draft that would be signed with new identifiers. A draft left in ``signing`` by a
+process that died mid-write is reopened (same id, so the same identifiers) once ``STALE_SIGNING`` has passed:
+signing again resumes that write instead of a new draft writing the service a second time.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from smart_app.clock import utcnow
 from smart_app.store import Database, DraftRow
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
-# Longer than a write can hold its job (the write-back lease, 120 s, plus a waiting double submit, 60 s).
+# Longer than a crashed write holds its job (the write-back lease, 120 s, plus a waiting double submit, 60 s);
+# a live write renews its lease, so re-signing a reopened draft meets it at the job claim and never writes.
 STALE_SIGNING = timedelta(minutes=5)
+# How long a second signer waits for the first one's result before it shows the (refreshing) "writing" page.
+SIGN_WAIT = 30.0
+STILL_WRITING = (
+    "Another process is still writing this service to the EHR. Sign again in a minute: you will see what it "
+    "wrote; nothing is written twice."
+)
 INTERRUPTED = (
     "Writing was interrupted. Sign again: what already reached the EHR is found, never written twice."
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -142,19 +150,45 @@ def save(
                         encounter_id=key.encounter_id,
                         clinician=key.clinician,
                         status=OPEN,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     s.add(row)
                 row.fields_json = json.dumps(fields, sort_keys=True)
                 if note_text is not None:
                     row.note_text, row.note_basis = note_text, note_basis
                 row.launch_handle = handle
-                row.updated_at = _now()
+                row.updated_at = utcnow()
                 s.flush()
                 return _to_draft(row)
         except IntegrityError:
             continue  # another request created the open draft at the same moment: update that one
     raise RuntimeError("could not save the draft")
+
+
+def save_into(
+    db: Database,
+    draft_id: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    handle: str,
+    note_text: str | None = None,
+    note_basis: str | None = None,
+) -> Draft | None:
+    """Save into this draft if it is still open (one conditional UPDATE); None when it was claimed for
+    signing or discarded meanwhile. Never creates a draft: a request about one draft must not start one."""
+    values: dict[str, Any] = {"launch_handle": handle, "updated_at": utcnow()}
+    if fields is not None:
+        values["fields_json"] = json.dumps(fields, sort_keys=True)
+    if note_text is not None:
+        values |= {"note_text": note_text, "note_basis": note_basis}
+    with db.session() as s:
+        res = s.execute(
+            update(DraftRow).where(DraftRow.id == draft_id, DraftRow.status == OPEN).values(**values)
+        )
+        if getattr(res, "rowcount", 0) != 1:
+            return None
+        row = s.get(DraftRow, draft_id)
+        return _to_draft(row) if row else None
 
 
 def discard(db: Database, key: DraftKey) -> None:
@@ -174,7 +208,7 @@ def reopen_if_stale(db: Database, draft_id: str) -> bool:
 def _reopen_stale(db: Database, key: DraftKey) -> bool:
     """Move the key's stale ``signing`` draft back to ``open`` unless another draft is open already. One
     conditional UPDATE; the unique index on open drafts refuses a second open one (then it stays as it is)."""
-    cutoff = _now() - STALE_SIGNING
+    cutoff = utcnow() - STALE_SIGNING
     try:
         with db.session() as s:
             if s.scalars(select(DraftRow.id).where(*_key_filter(key), DraftRow.status == OPEN)).first():
@@ -188,22 +222,45 @@ def _reopen_stale(db: Database, key: DraftKey) -> bool:
             res = s.execute(
                 update(DraftRow)
                 .where(DraftRow.id == first, DraftRow.status == SIGNING, DraftRow.updated_at < cutoff)
-                .values(status=OPEN, updated_at=_now(), result_json=json.dumps({"error": INTERRUPTED}))
+                .values(status=OPEN, updated_at=utcnow(), result_json=json.dumps({"error": INTERRUPTED}))
             )
             return bool(getattr(res, "rowcount", 0) == 1)
     except IntegrityError:
         return False
 
 
-def claim_for_signing(db: Database, draft_id: str) -> bool:
-    """Move an open draft to ``signing``; only one concurrent caller gets True."""
+def claim_for_signing(
+    db: Database, draft_id: str, *, note_text: str | None = None, note_basis: str | None = None
+) -> bool:
+    """Move an open draft to ``signing`` (with the note being signed, in the same UPDATE); only one
+    concurrent caller, on any instance, gets True."""
+    values: dict[str, Any] = {"status": SIGNING, "updated_at": utcnow()}
+    if note_text is not None:
+        values |= {"note_text": note_text, "note_basis": note_basis}
     with db.session() as s:
         res = s.execute(
-            update(DraftRow)
-            .where(DraftRow.id == draft_id, DraftRow.status == OPEN)
-            .values(status=SIGNING, updated_at=_now())
+            update(DraftRow).where(DraftRow.id == draft_id, DraftRow.status == OPEN).values(**values)
         )
         return bool(getattr(res, "rowcount", 0) == 1)
+
+
+def wait_settled(
+    db: Database,
+    draft_id: str,
+    *,
+    timeout: float = SIGN_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Draft | None:
+    """The draft once its signing has ended (signed, queued, or open again after an error), polled; after
+    ``timeout`` it is returned as it is. A second signer shows the first one's result, not a "writing" one."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        draft = get(db, draft_id)
+        if draft is None or draft.status != SIGNING or time.monotonic() >= deadline:
+            return draft
+        sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def finish(db: Database, draft_id: str, status: str, result: dict[str, Any]) -> None:
@@ -216,4 +273,4 @@ def finish(db: Database, draft_id: str, status: str, result: dict[str, Any]) -> 
             raise LookupError(draft_id)
         row.status = status
         row.result_json = json.dumps(result, sort_keys=True)
-        row.updated_at = _now()
+        row.updated_at = utcnow()

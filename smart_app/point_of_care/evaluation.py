@@ -188,7 +188,10 @@ def check(fields: Mapping[str, Any], context: ClinicalContext, *, as_of: date | 
     errors: list[FormError] = []
     for r in coded:
         data, row_errors = record_input(
-            row_fields(fields, r.row), _row_needs(r), default_date=context.encounter.service_date
+            row_fields(fields, r.row),
+            _row_needs(r),
+            default_date=context.encounter.service_date,
+            family=r.choice.family if r.choice else "",
         )
         services.append(data)
         errors += [FormError(_row_control(r.row, e.field), e.message) for e in row_errors]

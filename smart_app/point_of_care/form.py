@@ -21,6 +21,11 @@ from smart_app.point_of_care.rows import Row
 MULTI = frozenset({"dx", "topic"})
 # ServiceRecord fields every code gets: they decide payer, role, date and the diagnosis pointers.
 ALWAYS = frozenset({"code", "service_date", "diagnoses", "payer_class", "provider_role"})
+# What the note says beyond the billing facts (fhir_mappings.note), by code family; never billed on.
+NOTE_FIELDS = {
+    "therapy": ("interventions", "skilled_rationale", "assessment", "plan"),
+    "education": ("learning_needs", "barriers", "teach_back", "caregiver", "interpreter"),
+}
 YES_NO = {"yes": True, "no": False}
 TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -197,7 +202,7 @@ def _curriculum(fields: Mapping[str, Any]) -> str | None:
 
 
 def record_input(
-    fields: Mapping[str, Any], needed: Iterable[str], *, default_date: date | None
+    fields: Mapping[str, Any], needed: Iterable[str], *, default_date: date | None, family: str = ""
 ) -> tuple[dict[str, Any], list[FormError]]:
     """Build ``parse_service_record`` input from the form, keeping only the fields the code needs."""
     keep = set(needed) | ALWAYS
@@ -231,6 +236,8 @@ def record_input(
     for name, read in optional.items():
         if name in keep:
             data[name] = read()
+    for name in NOTE_FIELDS.get(family, ()):
+        data[name] = r.text(name)
     return {k: v for k, v in data.items() if v is not None}, r.errors
 
 

@@ -99,6 +99,7 @@ def form_context(
         "payer_classes": [p for p in PAYER_CLASSES if p != "unknown"],
         "provider_roles": [r for r in PROVIDER_ROLES if r != "unknown"],
         "when": readable_time,
+        "families": {r.choice.family for r in check.rows if r.choice is not None},
         "group_session": any(r.choice is not None and r.choice.is_group for r in check.rows),
         "furnished": furnished_choices(role),
         "max_rows": MAX_ROWS,

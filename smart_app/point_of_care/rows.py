@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 # What each row carries; everything else on the page is said once for the visit.
-ROW_FIELDS = ("code", "minutes", "start_time", "end_time", "furnished_by", "assistant_minutes")
+ROW_FIELDS = (
+    "code",
+    "minutes",
+    "start_time",
+    "end_time",
+    "furnished_by",
+    "assistant_minutes",
+    "interventions",
+)
 MAX_ROWS = 12
 ROWS = "rows"
 

@@ -9,12 +9,14 @@ failure.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from billing_rules.model import ClinicalContext, Finding
+from smart_app.clock import utcnow
+from smart_app.config import current_settings
 from smart_app.fhir_client import FhirError, FhirUnauthorized
 from smart_app.launches import Launch, db_of, launch_required
 from smart_app.point_of_care import context as document_context
@@ -37,11 +39,6 @@ from smart_app.writeback import (
 )
 
 bp = Blueprint("poc_sign", __name__)
-# Until the visit write-back (one note, one ChargeItem per line) is on main, a visit of several services is
-# checked and reviewed here but signed one service at a time.
-VISIT_NOT_YET = (
-    "This version signs one service at a time: remove the other rows, sign, then document the next service."
-)
 SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
 
 
@@ -128,19 +125,25 @@ def _acknowledgements(warns: list[Finding]) -> tuple[list[Acknowledgement], list
 @bp.post("/sign")
 @launch_required
 def sign(handle: str) -> Response | tuple[str, int]:
-    """Sign once: validate, claim the draft, write through the write-back path, show the result."""
+    """Sign once: validate, claim the draft, write through the write-back path, show the result.
+
+    Everything here concerns the one draft the page names: its note is saved into it by id and the claim is
+    by id, so a simultaneous second Sign (this instance or another) never starts a new draft; it waits for
+    the first one's result and shows the same page."""
     launch: Launch = g.launch
     db = db_of(current_app)
     draft = _own(launch, request.form.get("draft_id", ""))
-    result_url = url_for("document.poc_sign.result", handle=handle, draft_id=draft.id)
     if draft.status != drafts.OPEN:
-        return redirect(result_url, 303)  # a second click, or a resubmitted page: show the first result
+        return _first_result(db, draft)  # a second click, or a resubmitted page: show the first result
     note = request.form.get("note", "").strip()[:20000]
     ctx = document_context.cached(launch)
     result = check(draft.fields, ctx)
     generated = document_note.generated(result, ctx, draft.fields)
     stale = generated is not None and document_note.for_review(draft, generated).stale and note != generated
-    draft = document_note.save_edit(db, draft, note, generated, handle=handle)  # accepted for the service now
+    saved = document_note.save_edit(db, draft, note, generated, handle=handle)  # accepted for the service now
+    if saved is None:  # claimed by a simultaneous Sign since it was read
+        return _first_result(db, draft)
+    draft = saved
     if generated is None:  # the service is incomplete: the note is kept, the clinician goes back to the form
         return redirect(url_for("document.context", handle=handle), 303)
     shown = document_note.ReviewNote(note, stale)
@@ -156,17 +159,20 @@ def sign(handle: str) -> Response | tuple[str, int]:
     if not note_only:
         acks, ack_errors = _acknowledgements(result.findings_by_severity()["warn"])
         errors += ack_errors
-    if result.record is None:
-        errors.append(VISIT_NOT_YET)
     if errors:
         return _review_page(launch, draft, result, shown, note_only=result.blocked, errors=errors, status=422)
-    if not drafts.claim_for_signing(db, draft.id):
-        return redirect(result_url, 303)
+    if not drafts.claim_for_signing(
+        db, draft.id, note_text=note, note_basis=document_note.edit_basis(draft, generated)
+    ):
+        return _first_result(db, draft)
     try:
         outcome = _write(launch, ctx, draft, result, note, note_only=note_only, acks=acks)
     except FhirUnauthorized:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": "session ended before writing"})
         raise
+    except WriteInProgressError:  # another process holds this write (it took this stalled one over)
+        drafts.finish(db, draft.id, drafts.OPEN, {"error": drafts.STILL_WRITING})
+        return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
     except (FhirError, ValueError) as exc:
         drafts.finish(db, draft.id, drafts.OPEN, {"error": str(exc)})
         message = getattr(exc, "message", None) or str(exc)
@@ -181,7 +187,13 @@ def sign(handle: str) -> Response | tuple[str, int]:
         )
     state = SIGNED_STATES.get(outcome.status, drafts.QUEUED)
     drafts.finish(db, draft.id, state, outcome.to_dict())
-    return redirect(result_url, 303)
+    return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
+
+
+def _first_result(db: Database, draft: drafts.Draft) -> Response:
+    """Another request signs this draft: wait for its result, then show that (the same page it shows)."""
+    drafts.wait_settled(db, draft.id)
+    return redirect(url_for("document.poc_sign.result", handle=g.launch.handle, draft_id=draft.id), 303)
 
 
 def _write(
@@ -195,29 +207,43 @@ def _write(
     acks: list[Acknowledgement],
 ) -> WriteResult:
     """The signed service, handed to the one write path (which audits it, acknowledgements included)."""
-    evaluation = result.service_evaluation
-    assert result.record is not None and evaluation is not None
+    assert result.visit is not None and result.evaluation is not None
     start, end = document_note.session_times(draft.fields, result)
-    choice = code_choices().get(result.code)
+    # One service is written as before (same identifiers for a draft from before the grid); several as the
+    # visit: ONE note, one ChargeItem per charge line, one Provenance.
+    one = result.record is not None and result.service_evaluation is not None
+    record = result.record if one and result.record else result.visit
+    evaluation = result.service_evaluation if one and result.service_evaluation else result.evaluation
+    codes = result.visit.codes
+    diagnoses = tuple(dict.fromkeys(d for s in result.visit.services for d in s.diagnoses))
+    texts = {c: code_choices()[c].paraphrase for c in codes if c in code_choices()}
     signed = SignedService(
         issuer=launch.context.iss,
         patient_id=str(launch.context.patient),
         encounter_id=launch.context.encounter,
         fhir_user=launch.context.fhir_user,
         organization=ctx.encounter.service_provider,
-        record=result.record,
+        record=record,
         evaluation=evaluation,
         note_text=note,
         draft_id=draft.id,
         note_only=note_only,
         start=start,
         end=end,
-        signed_at=datetime.now(UTC),
-        diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
-        code_text={result.code: choice.paraphrase} if choice else {},
+        signed_at=utcnow(),
+        diagnosis_labels=document_note.diagnosis_labels(ctx, diagnoses),
+        code_text=texts,
         acknowledgements=tuple(acks),
     )
-    return write_signed_service(db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed)
+    lease = write_lease()
+    return write_signed_service(
+        db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed, lease=lease
+    )
+
+
+def write_lease() -> timedelta:
+    """The deployment's write lease (SMART_EDU_WRITE_LEASE)."""
+    return timedelta(seconds=current_settings().write_lease)
 
 
 @bp.get("/result/<draft_id>")
@@ -246,9 +272,11 @@ def retry(handle: str, draft_id: str) -> Response:
     if draft.status == drafts.QUEUED and outbox_id:
         decision = _decision(draft)
         try:
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), decision=decision)
+            outcome = retry_outbox_entry(
+                db, launch.fhir_client(), str(outbox_id), decision=decision, lease=write_lease()
+            )
         except ValueError:  # the charge named is no longer on the encounter: ask again with what is there now
-            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id))
+            outcome = retry_outbox_entry(db, launch.fhir_client(), str(outbox_id), lease=write_lease())
         except WriteInProgressError:  # another click is still sending it: its result shows on the page
             return redirect(url_for("document.poc_sign.result", handle=handle, draft_id=draft.id), 303)
         drafts.finish(db, draft.id, SIGNED_STATES.get(outcome.status, drafts.QUEUED), outcome.to_dict())

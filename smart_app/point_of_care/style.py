@@ -10,14 +10,13 @@ contrast are dropped too and the defaults stay.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Collection
 from typing import Any
 
 import requests
 
 from smart_app.origins import is_allowed
+from smart_app.ttl_cache import TtlCache
 
 TIMEOUT = (1.5, 2.0)
 TTL_SECONDS = 600.0
@@ -40,8 +39,7 @@ KEYS: dict[str, tuple[str, re.Pattern[str]]] = {
 }
 DEFAULT_BG, DEFAULT_FG = "#ffffff", "#1f2933"
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, dict[str, str]]] = {}
+_cache: TtlCache[str, dict[str, str]] = TtlCache(TTL_SECONDS)
 
 
 def safe_properties(style: Any) -> dict[str, str]:
@@ -98,11 +96,9 @@ def fetch_properties(url: str | None, allowed: Collection[str]) -> dict[str, str
     and a server-side GET to wherever it points would let it probe the app's own network."""
     if not url or not is_allowed(url, allowed):
         return {}
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(url)
-    if hit and hit[0] > now:
-        return hit[1]
+    hit = _cache.get(url)
+    if hit is not None:
+        return hit
     props: dict[str, str] = {}
     try:
         resp = requests.get(
@@ -112,14 +108,11 @@ def fetch_properties(url: str | None, allowed: Collection[str]) -> dict[str, str
             props = safe_properties(resp.json())
     except (requests.RequestException, ValueError):
         props = {}
-    with _lock:
-        _cache[url] = (now + TTL_SECONDS, props)
-    return props
+    return _cache.put(url, props)
 
 
 def forget() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def stylesheet(props: dict[str, str]) -> str:

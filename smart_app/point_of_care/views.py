@@ -97,7 +97,9 @@ def submit(handle: str) -> str | Response:
     elif action.startswith("remove_") and action[7:].isdigit():
         fields = remove_row(fields, int(action[7:]))
         focus = "add-row"
-    draft = drafts.save(db, key, fields, handle=handle)  # keeps an edited note (document_note)
+    draft = document_api.save_fields(launch, found, fields)  # keeps an edited note (document_note)
+    if draft is None:  # signed in another window or by a simultaneous Sign: the page shows that
+        return redirect(url_for("document.context", handle=handle), 303)
     ctx = document_context.cached(launch)
     if action in ("review", "review_note_only"):
         result = check(fields, ctx)

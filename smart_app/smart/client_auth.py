@@ -54,14 +54,18 @@ def load_private_key(profile: Profile) -> RSAKey | ECKey:
         pem = profile.private_key_pem()
     except ProfileError as exc:
         raise ClientConfigError(str(exc)) from exc
+    return import_signing_key(pem, profile.alg, f"profile {profile.name!r}")
+
+
+def import_signing_key(pem: str, alg: str, where: str) -> RSAKey | ECKey:
+    """A PEM private key as the joserfc key Authlib needs for ``alg`` (an EC key cannot stay a PEM string)."""
     try:
-        if profile.alg == "ES384":
-            return ECKey.import_key(pem)
-        return RSAKey.import_key(pem)
+        key: RSAKey | ECKey = ECKey.import_key(pem) if alg == "ES384" else RSAKey.import_key(pem)
     except (JoseError, ValueError, TypeError) as exc:
-        raise ClientConfigError(
-            f"profile {profile.name!r}: the private key is not a valid {profile.alg} key"
-        ) from exc
+        raise ClientConfigError(f"{where}: the private key is not a valid {alg} key") from exc
+    if not key.is_private:
+        raise ClientConfigError(f"{where}: the key is a public key; the private key is needed to sign")
+    return key
 
 
 def oauth_session(profile: Profile, token_endpoint: str, *, redirect_uri: str | None = None) -> OAuth2Session:

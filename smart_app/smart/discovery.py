@@ -9,7 +9,6 @@ endpoint at another host would otherwise receive the code, the client secret or 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ import requests
 from smart_app.origins import is_allowed
 from smart_app.profiles import Profile
 from smart_app.smart.errors import DiscoveryError
+from smart_app.ttl_cache import TtlCache
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 DEFAULT_TIMEOUT = (3.05, 10.0)
@@ -55,22 +55,16 @@ class Discovery:
         self.http = http
         self.ttl = ttl
         self.timeout = timeout
-        self.clock = clock
-        self._cache: dict[str, tuple[float, SmartEndpoints]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, SmartEndpoints] = TtlCache(ttl, clock=clock)
 
     def endpoints(self, profile: Profile) -> SmartEndpoints:
-        now = self.clock()
-        with self._lock:
-            hit = self._cache.get(profile.iss)
-        if hit and hit[0] > now:
-            return hit[1]
+        hit = self._cache.get(profile.iss)
+        if hit is not None:
+            return hit
         found = self._apply_overrides(profile, self._fetch(profile))
         _check_scheme(profile.iss, found)
         _check_origins(profile, found)
-        with self._lock:
-            self._cache[profile.iss] = (now + self.ttl, found)
-        return found
+        return self._cache.put(profile.iss, found)
 
     def _fetch(self, profile: Profile) -> SmartEndpoints | None:
         try:

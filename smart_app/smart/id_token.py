@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from joserfc.jwk import KeySet
 
 from smart_app.smart.discovery import SmartEndpoints
 from smart_app.smart.errors import IdTokenError
+from smart_app.ttl_cache import TtlCache
 
 ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
 LEEWAY = 60
@@ -41,19 +41,14 @@ class JwksCache:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.http, self.ttl, self.timeout, self.clock = http, ttl, timeout, clock
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self.http, self.ttl, self.timeout = http, ttl, timeout
+        self._cache: TtlCache[str, dict[str, Any]] = TtlCache(ttl, clock=clock)
 
     def get(self, url: str, *, kid: str | None = None) -> KeySet:
-        with self._lock:
-            hit = self._cache.get(url)
-        fresh = hit is not None and hit[0] > self.clock()
-        if hit and fresh and (kid is None or _has_kid(hit[1], kid)):
-            return KeySet.import_key_set(hit[1])  # type: ignore[arg-type]
-        body = self.fetch_json(url)
-        with self._lock:
-            self._cache[url] = (self.clock() + self.ttl, body)
+        hit = self._cache.get(url)
+        if hit is not None and (kid is None or _has_kid(hit, kid)):
+            return KeySet.import_key_set(hit)  # type: ignore[arg-type]
+        body = self._cache.put(url, self.fetch_json(url))
         return KeySet.import_key_set(body)  # type: ignore[arg-type]
 
     def fetch_json(self, url: str) -> dict[str, Any]:

@@ -76,6 +76,10 @@
     var fields = [];
     chosen.forEach(function (o) { fields = fields.concat(fieldsOf(o)); });
     var group = chosen.some(function (o) { return o.getAttribute("data-group") === "1"; });
+    var families = chosen.map(function (o) { return o.getAttribute("data-family"); });
+    $all("fieldset[data-family]", form).forEach(function (el) {
+      el.hidden = families.indexOf(el.getAttribute("data-family")) < 0;
+    });
     $all("[data-needs]", form).forEach(function (el) {
       var needs = el.getAttribute("data-needs").split(" ");
       var show = chosen.length > 0 && needs.some(function (n) { return fields.indexOf(n) >= 0; });
@@ -95,6 +99,10 @@
         var show = own.indexOf(el.getAttribute("data-row-needs")) >= 0;
         if (el.hasAttribute("data-shared-only")) { show = show && !!by && by.value === "shared"; }
         el.hidden = !show;
+      });
+      var fam = sel && sel.value ? sel.options[sel.selectedIndex].getAttribute("data-family") : "";
+      $all("[data-row-family]", row).forEach(function (el) {
+        el.hidden = el.getAttribute("data-row-family") !== fam;
       });
     });
     var cur = $("#f-curriculum", form);

@@ -28,7 +28,6 @@ from smart_app.store.launches import (
     find_by_state,
     new_secret,
     swap_tokens,
-    utcnow,
 )
 from smart_app.store.writeback import AuditRow, LedgerStep, OutboxEntry, WriteJob
 
@@ -55,5 +54,4 @@ __all__ = [
     "metadata",
     "new_secret",
     "swap_tokens",
-    "utcnow",
 ]

@@ -7,16 +7,14 @@ patient and rule that produced it. Only ids and codes are stored: no names, no n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smart_app.clock import utcnow
 from smart_app.store.database import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from smart_app.store.types import UtcDateTime
 
 
 class CdsCardIssued(Base):
@@ -33,7 +31,7 @@ class CdsCardIssued(Base):
     indicator: Mapped[str] = mapped_column(String(16))
     codes: Mapped[str] = mapped_column(String(256), default="")  # billing codes named on the card
     rules: Mapped[str] = mapped_column(Text, default="")  # rule ids behind the card, space separated
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class CdsFeedback(Base):
@@ -49,9 +47,9 @@ class CdsFeedback(Base):
     reason_display: Mapped[str | None] = mapped_column(String(256))
     user_comment: Mapped[str | None] = mapped_column(Text)
     accepted_suggestions: Mapped[str] = mapped_column(Text, default="")
-    outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome_timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
     client_iss: Mapped[str | None] = mapped_column(String(512))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         # The same report sent twice (clients may resend) is stored once.

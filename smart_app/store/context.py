@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.database import Base
+from smart_app.store.types import UtcDateTime
 
 
 class LaunchContextRow(Base):
@@ -17,4 +18,4 @@ class LaunchContextRow(Base):
     handle: Mapped[str] = mapped_column(String(128), primary_key=True)
     resources_json: Mapped[str] = mapped_column(Text)
     read_notes_json: Mapped[str] = mapped_column(Text, default="[]")
-    read_at: Mapped[datetime] = mapped_column(DateTime)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)

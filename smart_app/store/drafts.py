@@ -4,18 +4,16 @@ signing, reopening a stale claim)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String, Text, text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smart_app.clock import utcnow
 from smart_app.store.database import Base
+from smart_app.store.types import UtcDateTime
 
 OPEN = "open"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class DraftRow(Base):
@@ -32,8 +30,8 @@ class DraftRow(Base):
     note_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)  # see point_of_care/note.py
     launch_handle: Mapped[str] = mapped_column(String(128), default="")
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         Index("ix_poc_drafts_key", "issuer", "patient_id", "encounter_id", "clinician"),

@@ -13,18 +13,16 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, select, update
+from sqlalchemy import Boolean, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from smart_app.clock import utcnow
 from smart_app.store.database import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from smart_app.store.types import UtcDateTime
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -71,12 +69,12 @@ class LaunchRecord(Base):
     redirect_uri: Mapped[str] = mapped_column(String(500))
     authorize_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | active | failed
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    state_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)  # the pending state, then the whole launch
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    state_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the pending state, then the whole launch
     access_token: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
     refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
-    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
     context_json: Mapped[str] = mapped_column(Text, default="{}")
     id_token_verified: Mapped[bool] = mapped_column(Boolean, default=False)

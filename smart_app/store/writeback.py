@@ -9,16 +9,14 @@ it ended (no tokens, no note text).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smart_app.clock import utcnow
 from smart_app.store.database import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from smart_app.store.types import UtcDateTime
 
 
 class WriteJob(Base):
@@ -26,10 +24,10 @@ class WriteJob(Base):
 
     write_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     status: Mapped[str] = mapped_column(String(20))  # running, then the WriteResult status
-    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
     generation: Mapped[int] = mapped_column(Integer, default=0)  # bumped by each claim (compare-and-swap)
     result_json: Mapped[str | None] = mapped_column(Text, default=None)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class LedgerStep(Base):
@@ -41,7 +39,7 @@ class LedgerStep(Base):
     state: Mapped[str] = mapped_column(String(20))  # sending | unknown | failed | done
     server_ref: Mapped[str | None] = mapped_column(String(200), default=None)  # Type/id
     created: Mapped[bool] = mapped_column(default=False)  # this app's write created it (not found existing)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class OutboxEntry(Base):
@@ -59,15 +57,15 @@ class OutboxEntry(Base):
     http_status: Mapped[int | None] = mapped_column(Integer, default=None)
     server_message: Mapped[str] = mapped_column(Text, default="")
     plan_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class AuditRow(Base):
     __tablename__ = "writeback_audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     who: Mapped[str | None] = mapped_column(String(300), default=None)  # fhirUser
     action: Mapped[str] = mapped_column(String(30))  # signed | write-attempt | write-result | outbox-retry
     write_key: Mapped[str] = mapped_column(String(80), index=True)

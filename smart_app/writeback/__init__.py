@@ -4,7 +4,14 @@ lost (DESIGN.md §3). Entry points: ``write_signed_service`` and ``retry_outbox_
 from smart_app.writeback.config import WritebackConfig, WritebackConfigError, choose_strategy
 from smart_app.writeback.outbox import list_entries as list_outbox
 from smart_app.writeback.outbox import pending_for_draft
-from smart_app.writeback.plan import Acknowledgement, BlockedChargeError, SignedService, WritePlan, build_plan
+from smart_app.writeback.plan import (
+    Acknowledgement,
+    BlockedChargeError,
+    RefusedBeforeSending,
+    SignedService,
+    WritePlan,
+    build_plan,
+)
 from smart_app.writeback.service import (
     ChargeDecision,
     WriteInProgressError,
@@ -21,6 +28,7 @@ __all__ = [
     "Acknowledgement",
     "BlockedChargeError",
     "ChargeDecision",
+    "RefusedBeforeSending",
     "SignedService",
     "WriteInProgressError",
     "WritePlan",

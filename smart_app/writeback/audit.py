@@ -6,14 +6,18 @@ Never a token and never the note text: ``what`` carries identifiers, resource id
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 
+from smart_app.logs import event
 from smart_app.store import Database
 from smart_app.store.writeback import AuditRow
 from smart_app.writeback.plan import WritePlan
+
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -28,6 +32,16 @@ def record(
     what = plan.what()
     if refs:
         what["written"] = list(refs)
+    event(  # the log line mirrors the row without the patient: the write key finds the row
+        log,
+        f"writeback.{action}",
+        outcome=outcome,
+        strategy=plan.strategy,
+        write_key=plan.write_key,
+        issuer=plan.issuer,
+        charges=len(plan.charge_summary),
+        written=len(refs),
+    )
     with db.session() as s:
         s.add(
             AuditRow(

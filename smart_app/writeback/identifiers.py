@@ -3,6 +3,10 @@
 The same signed service always yields the same identifiers, so the server itself can tell whether a charge
 or note already exists, whatever the app's local store remembers. Inputs: issuer, patient, encounter, code,
 service date and the draft id (``sandbox-test`` passes a hash of the service record in place of a draft id).
+
+A visit (several services, one signature) has its own scheme: its job, note and Provenance are keyed by the
+visit (``VISIT_CODE`` in place of a code), each charge by its code; ``visit_record_hash`` is its draft id in
+``sandbox-test``. The single-service scheme is frozen and unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from datetime import date
 from typing import Any
 
 from billing_rules.model import EvaluationComponents, RtmData, ServiceRecord
+from billing_rules.visit import VisitRecord
 
+VISIT_CODE = "visit"
 _NAMESPACE = uuid.UUID("0d5c43b8-5b0e-4f55-9d55-3c1f6f6a4b21")
 
 
@@ -74,6 +80,12 @@ def service_record_hash(record: ServiceRecord) -> str:
     """The draft id ``sandbox-test`` uses: a hash of the documented service (stable across added fields)."""
     payload = json.dumps(_stable(record), sort_keys=True, default=_json_default)
     return "svc-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+
+
+def visit_record_hash(visit: VisitRecord) -> str:
+    """The draft id ``sandbox-test`` uses for a visit: a hash of its services in order (stable as above)."""
+    payload = json.dumps([_stable(s) for s in visit.services], sort_keys=True, default=_json_default)
+    return "vis-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
 def _stable(value: Any) -> Any:

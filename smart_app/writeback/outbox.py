@@ -6,15 +6,19 @@ resources and identifiers, never a token, so a retry sends exactly the same requ
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from smart_app.fhir_client import FhirError
+from smart_app.logs import event
 from smart_app.store import Database
 from smart_app.store.writeback import OutboxEntry
 from smart_app.writeback.plan import WritePlan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,12 @@ def put(db: Database, plan: WritePlan, error: FhirError) -> str:
         entry.attempts = (entry.attempts or 0) + 1
         entry.http_status = error.status
         entry.server_message = error.message
-        return entry.id
+        entry_id, attempts = entry.id, entry.attempts
+    event(
+        log, "outbox.enqueue", level=logging.WARNING, entry=entry_id, attempts=attempts,
+        http_status=error.status, write_key=plan.write_key, issuer=plan.issuer,
+    )  # fmt: skip
+    return entry_id
 
 
 def mark_done(db: Database, write_key: str) -> None:

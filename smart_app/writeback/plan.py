@@ -10,13 +10,17 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from billing_rules.model import ChargeLine, Evaluation, ServiceRecord
+from billing_rules.visit import VisitEvaluation, VisitRecord
 from fhir_mappings import write
+from fhir_mappings.note import note_title
+from smart_app.clock import utcnow
 from smart_app.writeback.config import Strategy, WritebackConfig, WritebackConfigError
-from smart_app.writeback.identifiers import business_id, placeholder_url
+from smart_app.writeback.identifiers import VISIT_CODE, business_id, placeholder_url
+from smart_app.writeback.times import in_zone
 
 APP_VERSION = "0.1.0"
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
@@ -24,6 +28,18 @@ _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 class BlockedChargeError(ValueError):
     """A blocked evaluation never gets a ChargeItem; only an explicit ``note_only`` signature is written."""
+
+
+class RefusedBeforeSending(ValueError):
+    """A resource of the signed service does not validate: nothing is sent. ``str()`` is the plain message for
+    the clinician; ``stub`` is the plan without resources (its write key and charge summary), so the refusal
+    has its audit row and outbox entry like any failed write."""
+
+    def __init__(self, invalid: write.InvalidResource, stub: WritePlan) -> None:
+        super().__init__(invalid.message)
+        self.message = invalid.message
+        self.invalid = invalid
+        self.stub = stub
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,16 @@ class Acknowledgement:
 
 @dataclass(frozen=True)
 class SignedService:
-    """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``."""
+    """What the clinician signed, as the point-of-care page hands it to ``write_signed_service``: one service,
+    or a visit (a VisitRecord with its VisitEvaluation: one note, one charge per line, one Provenance)."""
 
     issuer: str
     patient_id: str
     encounter_id: str | None
     fhir_user: str | None  # author reference, e.g. Practitioner/123
     organization: str | None  # e.g. Organization/7
-    record: ServiceRecord
-    evaluation: Evaluation
+    record: ServiceRecord | VisitRecord
+    evaluation: Evaluation | VisitEvaluation
     note_text: str
     draft_id: str
     note_only: bool = False
@@ -57,6 +74,9 @@ class SignedService:
     diagnosis_labels: dict[str, str] = field(default_factory=dict)
     code_text: dict[str, str] = field(default_factory=dict)  # CPT -> our own short paraphrase
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    # The EHR's zone for clock times typed without one (smart_app.writeback.times.ehr_zone): the encounter's
+    # offset, else the profile's ``timezone``. A clock time with no zone is written as the service date only.
+    zone: tzinfo | None = None
 
 
 @dataclass
@@ -120,22 +140,51 @@ def build_plan(
     """Build and validate every resource; raise before anything is sent if the request cannot be written."""
     if request.evaluation.blocked and not request.note_only:
         raise BlockedChargeError("the evaluation has a block finding: no charge may be written")
+    start, end = in_zone(request.start, request.zone), in_zone(request.end, request.zone)
+    if start is None or end is None:
+        start = end = None
     service_date = request.record.service_date or (request.start.date() if request.start else None)
-    ids = _Ids(request, service_date)
+    visit = isinstance(request.record, VisitRecord)
+    ids = _VisitIds(request, service_date) if visit else _Ids(request, service_date)
     ctx = write.WriteContext(
         patient_id=request.patient_id,
         encounter_id=request.encounter_id,
         author_ref=same_server_ref(request.fhir_user, request.issuer),
         organization_ref=_organization(same_server_ref(request.organization, request.issuer)),
-        recorded=request.signed_at or datetime.now(UTC),
-        start=request.start,
-        end=request.end,
+        recorded=request.signed_at or utcnow(),
+        start=start,
+        end=end,
         service_date=service_date,
     )
+    try:
+        entries = _entries(request, config, strategy, ctx, ids, provenance=provenance)
+    except write.InvalidResource as exc:
+        raise RefusedBeforeSending(exc, _plan(request, strategy, ids.job, [], service_date)) from None
+    if not entries:
+        raise WritebackConfigError("this profile writes neither notes nor charges")
+    return _plan(request, strategy, ids.job, entries, service_date)
+
+
+def _entries(
+    request: SignedService,
+    config: WritebackConfig,
+    strategy: Strategy,
+    ctx: write.WriteContext,
+    ids: _Ids,
+    *,
+    provenance: bool,
+) -> list[PlannedResource]:
+    """The note, the charge line(s) and their Provenance, in the order they are written."""
     entries: list[PlannedResource] = []
     if config.documentreference == "create":
+        title, family = note_title(request.record)
         doc = write.build_document_reference(
-            ctx, identifier_value=ids.note, note_text=request.note_text, content_type=config.note_content_type
+            ctx,
+            identifier_value=ids.note,
+            note_text=request.note_text,
+            content_type=config.note_content_type,
+            title=title,
+            family=family,
         )
         entries.append(_entry("note", ids.note, doc))
     note_url = entries[0].full_url if entries else None
@@ -149,10 +198,14 @@ def build_plan(
             ctx, targets=[e.full_url for e in entries], key_value=key, app_version=APP_VERSION
         )
         entries.append(_entry("provenance", key, prov, if_none_exist=write.provenance_query(key)))
-    if not entries:
-        raise WritebackConfigError("this profile writes neither notes nor charges")
+    return entries
+
+
+def _plan(
+    request: SignedService, strategy: Strategy, job: str, entries: list[PlannedResource], day: date | None
+) -> WritePlan:
     return WritePlan(
-        write_key=ids.job,
+        write_key=job,
         strategy=strategy,
         issuer=request.issuer,
         patient_id=request.patient_id,
@@ -160,7 +213,7 @@ def build_plan(
         draft_id=request.draft_id,
         fhir_user=request.fhir_user,
         entries=entries,
-        charge_summary=_charge_summary(request, service_date),
+        charge_summary=_charge_summary(request, day),
     )
 
 
@@ -227,7 +280,7 @@ def _entry(
     )
 
 
-def _charge_note(evaluation: Evaluation) -> str:
+def _charge_note(evaluation: Evaluation | VisitEvaluation) -> str:
     """For the biller: which rules checked the charge and which warnings the clinician signed over."""
     warnings = sorted({f.rule for f in evaluation.findings if f.severity == "warn"})
     text = f"Checked by smart-edu-billing rules {evaluation.rules_version} before signing."
@@ -250,9 +303,10 @@ def _summary_line(line: ChargeLine, request: SignedService, service_date: date |
 
 
 class _Ids:
-    """The identifiers of one signed service: its job, note, provenance and each charge line."""
+    """The identifiers of one signed service: its job, note, provenance and each charge line (frozen)."""
 
     def __init__(self, request: SignedService, service_date: date | None) -> None:
+        assert isinstance(request.record, ServiceRecord)
         self._request = request
         self._date = service_date
         self.job = self._id("job", request.record.code)
@@ -274,3 +328,21 @@ class _Ids:
             draft_id=r.draft_id,
             ordinal=ordinal,
         )
+
+
+class _VisitIds(_Ids):
+    """The identifiers of a signed visit: one job, note and provenance for the visit, and one per charge
+    line by its code (the n-th line of that code in the visit, almost always the first). Kinds of their own
+    (``vjob``, ``vnote``, ``vprov``, ``vcharge``), so they never meet a single service's."""
+
+    def __init__(self, request: SignedService, service_date: date | None) -> None:
+        self._request = request
+        self._date = service_date
+        self.job = self._id("vjob", VISIT_CODE)
+        self.note = self._id("vnote", VISIT_CODE)
+        self.provenance = self._id("vprov", VISIT_CODE)
+
+    def charge(self, n: int, line: ChargeLine) -> str:
+        lines = self._request.evaluation.charge_lines
+        ordinal = sum(1 for earlier in lines[:n] if earlier.code == line.code)
+        return self._id("vcharge", line.code, ordinal)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Literal
 
 from smart_app import capabilities
@@ -22,7 +23,13 @@ from smart_app.writeback.config import (
     server_takes_provenance,
 )
 from smart_app.writeback.lookup import DUPLICATES
-from smart_app.writeback.plan import SignedService, WritePlan, build_plan, check_acknowledgements
+from smart_app.writeback.plan import (
+    RefusedBeforeSending,
+    SignedService,
+    WritePlan,
+    build_plan,
+    check_acknowledgements,
+)
 from smart_app.writeback.strategies import Written, lookup_all, run_sequential, run_transaction
 
 Status = Literal["written", "already-written", "note-only", "queued-in-outbox"]
@@ -79,17 +86,27 @@ class WriteResult:
 
 
 def write_signed_service(
-    db: Database, client: FhirClient, profile_writeback: Any, request: SignedService
+    db: Database,
+    client: FhirClient,
+    profile_writeback: Any,
+    request: SignedService,
+    *,
+    lease: timedelta | None = None,
 ) -> WriteResult:
     """Write the signed service's note, charge(s) and Provenance. Raises BlockedChargeError for a blocked
     evaluation not signed as note-only, WritebackConfigError when the profile cannot write it, ValueError
-    for an acknowledgement of no warning. The "signed" audit row (with the acknowledged warnings and their
-    reasons) is written before anything is sent."""
-    plan = plan_signed_service(client, profile_writeback, request)
+    for an acknowledgement of no warning, RefusedBeforeSending (a plain message; audited and kept in the
+    outbox) when a resource would not validate. The "signed" audit row (with the acknowledged warnings and
+    their reasons) is written before anything is sent."""
+    try:
+        plan = plan_signed_service(client, profile_writeback, request)
+    except RefusedBeforeSending as exc:
+        _refused(db, exc)
+        raise
     acks = [a.to_dict() for a in request.acknowledgements]
     message = json.dumps({"acknowledged": acks}) if acks else None
     audit.record(db, plan, "signed", "note-only" if request.note_only else "signed", message=message)
-    return execute_plan(db, client, plan)
+    return execute_plan(db, client, plan, lease=lease)
 
 
 def plan_signed_service(client: FhirClient, profile_writeback: Any, request: SignedService) -> WritePlan:
@@ -101,19 +118,35 @@ def plan_signed_service(client: FhirClient, profile_writeback: Any, request: Sig
     return build_plan(request, config, strategy, provenance=server_takes_provenance(config, client))
 
 
+def _refused(db: Database, exc: RefusedBeforeSending) -> None:
+    """A write refused before sending gets what a failed one gets: an audit row and an outbox entry."""
+    detail = json.dumps({"resource": exc.invalid.resource_type, "elements": list(exc.invalid.elements)})
+    audit.record(db, exc.stub, "write-result", "refused", message=f"{exc.message} {detail}")
+    outbox.put(db, exc.stub, FhirError(exc.message))
+
+
 def retry_outbox_entry(
-    db: Database, client: FhirClient, entry_id: str, *, decision: ChargeDecision | None = None
+    db: Database,
+    client: FhirClient,
+    entry_id: str,
+    *,
+    decision: ChargeDecision | None = None,
+    lease: timedelta | None = None,
 ) -> WriteResult:
     """Send a queued write again, exactly as first planned (same resources, same identifiers), with the
     clinician's ``decision`` when the write stopped on a question."""
     plan = outbox.load_plan(db, entry_id)
     if plan is None:
         raise KeyError(entry_id)
+    if not plan.entries:  # refused before sending: only the clinician can correct it and sign again
+        message = "Refused before sending: the clinician corrects the service and signs it again."
+        return WriteResult("queued-in-outbox", plan.strategy, plan.write_key, outbox_id=entry_id,
+                           server_message=message, charge_summary=plan.charge_summary)  # fmt: skip
     if decision is not None:
         plan = _apply_decision(db, client, plan, decision)
         outbox.update_plan(db, entry_id, plan)
     audit.record(db, plan, "outbox-retry", "retrying")
-    return execute_plan(db, client, plan)
+    return execute_plan(db, client, plan, lease=lease)
 
 
 def _apply_decision(db: Database, client: FhirClient, plan: WritePlan, decision: ChargeDecision) -> WritePlan:
@@ -137,25 +170,48 @@ def _apply_decision(db: Database, client: FhirClient, plan: WritePlan, decision:
     return plan
 
 
-def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResult:
+def execute_plan(
+    db: Database, client: FhirClient, plan: WritePlan, *, lease: timedelta | None = None
+) -> WriteResult:
+    """Claim the job and write it under a renewed, fenced lease (``ledger``); a double submit gets the
+    first one's result. ``lease``: the deployment's SMART_EDU_WRITE_LEASE (default ``ledger.LEASE``)."""
     plan = fit_to_server(plan, client)
-    claim = ledger.claim_job(db, plan.write_key)
+    claim = ledger.claim_job(db, plan.write_key, lease=lease)
     if claim.kind == "busy":
-        claim = ledger.wait_for_job(db, plan.write_key)
+        claim = ledger.wait_for_job(db, plan.write_key, lease=lease)
     if claim.kind == "finished" and claim.result_json:
-        repeated = _repeat(WriteResult.from_dict(json.loads(claim.result_json)))
-        refs = [w.to_dict() for w in repeated.resources]
-        audit.record(db, plan, "write-result", repeated.status, message="repeated submit", refs=refs)
-        return repeated
+        return _repeated(db, plan, claim.result_json)
     if claim.kind == "busy":
         raise WriteInProgressError(plan.write_key)
+    fence = ledger.Fence(db, plan.write_key, claim.generation, lease or ledger.LEASE)
+    try:
+        with ledger.heartbeat(fence):
+            return _execute(db, client, plan, fence)
+    except ledger.LeaseLostError:
+        # Stalled past the lease and taken over: this holder stopped; the new one's result is the answer.
+        audit.record(db, plan, "write-result", "taken-over", message="lease lost: another process took over")
+        done = ledger.wait_for_job(db, plan.write_key, take_over=False)
+        if done.kind == "finished" and done.result_json:
+            return _repeated(db, plan, done.result_json)
+        raise WriteInProgressError(plan.write_key) from None
+
+
+def _repeated(db: Database, plan: WritePlan, result_json: str) -> WriteResult:
+    repeated = _repeat(WriteResult.from_dict(json.loads(result_json)))
+    refs = [w.to_dict() for w in repeated.resources]
+    audit.record(db, plan, "write-result", repeated.status, message="repeated submit", refs=refs)
+    return repeated
+
+
+def _execute(db: Database, client: FhirClient, plan: WritePlan, fence: ledger.Fence) -> WriteResult:
     audit.record(db, plan, "write-attempt", plan.strategy)
     try:
-        written = _run(db, client, plan)
+        written = _run(db, client, plan, fence)
     except FhirError as exc:
         if isinstance(exc, FhirPreconditionFailed) and DUPLICATES not in exc.message:
             # A conditional create matched several resources: say what that means for the clinician.
             exc.message = f"{exc.message}. {DUPLICATES}"
+        fence.renew()  # a taken-over holder queues nothing
         entry_id = outbox.put(db, plan, exc)
         result = WriteResult(
             "queued-in-outbox",
@@ -167,14 +223,15 @@ def execute_plan(db: Database, client: FhirClient, plan: WritePlan) -> WriteResu
             charge_summary=plan.charge_summary,
             question=_question(exc),
         )
-        _finish(db, plan, result, "queued")
+        _finish(db, plan, result, "queued", fence)
         return result
     status: Status = "written" if any(w.created for w in written) else "already-written"
     if plan.strategy == "note-only":
         status = "note-only"
     result = WriteResult(status, plan.strategy, plan.write_key, written, charge_summary=plan.charge_summary)
+    fence.renew()
     outbox.mark_done(db, plan.write_key)
-    _finish(db, plan, result, status)
+    _finish(db, plan, result, status, fence)
     return result
 
 
@@ -204,9 +261,10 @@ def fit_to_server(plan: WritePlan, client: FhirClient) -> WritePlan:
     return plan
 
 
-def _run(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:
+def _run(db: Database, client: FhirClient, plan: WritePlan, fence: ledger.Fence) -> list[Written]:
     if plan.strategy != "transaction":
-        return run_sequential(db, client, plan)
+        return run_sequential(db, client, plan, fence)
+    fence.renew()  # the proof before sending: a taken-over holder sends nothing
     try:
         written = run_transaction(client, plan)
     except FhirTransportError:
@@ -215,18 +273,19 @@ def _run(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:
         if all(e.key in found for e in plan.entries):
             written = [Written(e.key, e.resource_type, found[e.key], created=True) for e in plan.entries]
         else:
+            fence.renew()
             written = run_transaction(client, plan)  # every entry is conditional: safe to send again
     for w, e in zip(written, plan.entries, strict=True):
         state: ledger.StepState = "done" if w.ref else "unknown"
         ledger.mark(
             db, e.identifier, write_key=plan.write_key, resource_type=e.resource_type, state=state,
-            server_ref=w.ref, created=w.created,
+            server_ref=w.ref, created=w.created, fence=fence,
         )  # fmt: skip
     return written
 
 
-def _finish(db: Database, plan: WritePlan, result: WriteResult, job_status: str) -> None:
-    ledger.finish_job(db, plan.write_key, job_status, json.dumps(result.to_dict()))
+def _finish(db: Database, plan: WritePlan, result: WriteResult, job_status: str, fence: ledger.Fence) -> None:
+    ledger.finish_job(db, plan.write_key, job_status, json.dumps(result.to_dict()), fence=fence)
     refs = [w.to_dict() for w in result.resources]
     audit.record(db, plan, "write-result", result.status, message=result.server_message, refs=refs)
 

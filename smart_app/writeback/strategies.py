@@ -73,8 +73,11 @@ def lookup_all(client: FhirClient, plan: WritePlan) -> dict[str, str]:
     return found
 
 
-def run_sequential(db: Database, client: FhirClient, plan: WritePlan) -> list[Written]:
-    """Look up, then create what is missing in the fixed order, recording each step in the ledger."""
+def run_sequential(
+    db: Database, client: FhirClient, plan: WritePlan, fence: ledger.Fence | None = None
+) -> list[Written]:
+    """Look up, then create what is missing in the fixed order, recording each step in the ledger (each
+    step, with ``fence``, only while this holder still holds the job: a taken-over write stops there)."""
     known = ledger.steps(db, [e.identifier for e in plan.entries])
     todo = [e for e in plan.entries if not _done(known, e)]
     found = _lookup(client, plan, todo, known)
@@ -85,10 +88,10 @@ def run_sequential(db: Database, client: FhirClient, plan: WritePlan) -> list[Wr
         if step is not None and step.state == "done" and step.server_ref:
             out.append(Written(e.key, e.resource_type, step.server_ref, step.created))
         elif e.key in found:
-            _mark(db, plan, e, "done", found[e.key])
+            _mark(db, plan, e, "done", found[e.key], fence=fence)
             out.append(Written(e.key, e.resource_type, found[e.key], created=False))
         else:
-            ref, created = _create(db, client, plan, e, refs)
+            ref, created = _create(db, client, plan, e, refs, fence)
             out.append(Written(e.key, e.resource_type, ref, created=created))
         if out[-1].ref:
             refs[e.full_url] = out[-1].ref
@@ -122,10 +125,16 @@ def _lookup(
 
 
 def _create(
-    db: Database, client: FhirClient, plan: WritePlan, e: PlannedResource, refs: dict[str, str]
+    db: Database,
+    client: FhirClient,
+    plan: WritePlan,
+    e: PlannedResource,
+    refs: dict[str, str],
+    fence: ledger.Fence | None = None,
 ) -> tuple[str | None, bool]:
-    """Send one step; (server reference, whether it is new). Ledger: 'sending' before, 'done' after."""
-    _mark(db, plan, e, "sending")
+    """Send one step; (server reference, whether it is new). Ledger: 'sending' before (which proves the
+    lease is still held, so a taken-over holder never sends), 'done' after."""
+    _mark(db, plan, e, "sending", fence=fence)
     fresh = True
     try:
         if e.operation_body is not None:
@@ -137,12 +146,12 @@ def _create(
         else:
             ref = _ref_of(client.create(resolve(e.resource, refs)), e.resource_type)
     except FhirTransportError:
-        _mark(db, plan, e, "unknown")
+        _mark(db, plan, e, "unknown", fence=fence)
         raise
     except FhirError as exc:
-        _mark(db, plan, e, "unknown" if exc.status is None or exc.status >= 500 else "failed")
+        _mark(db, plan, e, "unknown" if exc.status is None or exc.status >= 500 else "failed", fence=fence)
         raise
-    _mark(db, plan, e, "done", ref, created=fresh)
+    _mark(db, plan, e, "done", ref, created=fresh, fence=fence)
     return ref, fresh
 
 
@@ -181,6 +190,7 @@ def _mark(
     ref: str | None = None,
     *,
     created: bool = False,
+    fence: ledger.Fence | None = None,
 ) -> None:
     ledger.mark(
         db,
@@ -190,4 +200,5 @@ def _mark(
         state=state,
         server_ref=ref,
         created=created,
+        fence=fence,
     )

@@ -2,22 +2,14 @@
 the models, and the unique claims that stop a double write (write job, draft signing, one open draft per
 visit) hold under concurrent requests, not only on SQLite.
 
-A throwaway cluster is started on a free loopback port with ``initdb`` + ``pg_ctl`` (as the ``postgres``
-user when run as root). Skipped, with the reason, where PostgreSQL's binaries or the ``psycopg`` driver are
-missing: CI installs ``postgresql`` (apt) and ``psycopg[binary]`` (the ``dev`` extra).
+A throwaway cluster is started on a free loopback port (``tests/e2e/postgres_kit.py``). Skipped, with the
+reason, where PostgreSQL's binaries or the ``psycopg`` driver are missing.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,63 +19,20 @@ from smart_app.fhir_client import FhirClient
 from smart_app.point_of_care import drafts
 from smart_app.store import Database, schema
 from smart_app.writeback import WritebackConfig, WriteResult, ledger, write_signed_service
+from tests.e2e import postgres_kit
 from tests.http.test_writeback_fake import BASE, FakeFhir, hapi_caps
 from tests.unit.test_write_factories import signed
 
 pytestmark = pytest.mark.e2e
 
 
-def _pg_bin(name: str) -> str | None:
-    """On PATH, else where Debian's ``postgresql`` package puts it (``/usr/lib/postgresql/<major>/bin``)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
-    return str(candidates[-1]) if candidates else None
-
-
-def _missing() -> str | None:
-    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
-        return "PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)"
-    if importlib.util.find_spec("psycopg") is None:
-        return "the psycopg driver is not installed (pip install 'psycopg[binary]', in the dev extra)"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "running as root without runuser: initdb refuses root"
-    return None
-
-
-def _as_postgres(*argv: str) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    reason = _missing()
+    reason = postgres_kit.missing()
     if reason:
         pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="smart-edu-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
-
-    def run(argv: list[str]) -> None:
-        subprocess.run(argv, check=True, capture_output=True, timeout=120)
-
-    initdb, pg_ctl = str(_pg_bin("initdb")), str(_pg_bin("pg_ctl"))
-    run(_as_postgres(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"))
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(_as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_kit.cluster() as url:
+        yield url
 
 
 @pytest.fixture

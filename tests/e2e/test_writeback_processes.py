@@ -22,9 +22,10 @@ from sandbox_ehr.app import SandboxState, create_sandbox_app
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import ehr_base_url
+from smart_app.clock import utcnow
 from smart_app.fhir_client import FhirClient
 from smart_app.store import Base, Database
-from smart_app.store.writeback import LedgerStep, WriteJob, utcnow
+from smart_app.store.writeback import LedgerStep, WriteJob
 from smart_app.writeback import WritebackConfig, write_signed_service
 from tests.unit.test_write_factories import record, signed
 

@@ -60,7 +60,7 @@ def test_new_clients_of_one_server_share_one_metadata_read(rsps: Any) -> None:
 def test_entries_expire_after_the_ttl(rsps: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     rsps.get(f"{BASE}/metadata", json=hapi_caps())
     now = [1000.0]
-    monkeypatch.setattr(capabilities.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(capabilities._facts, "clock", lambda: now[0])
     assert capabilities.of(client()).transaction
     now[0] += capabilities.TTL - 1
     assert capabilities.of(client()).transaction and metadata_calls(rsps) == 1
@@ -89,7 +89,7 @@ def test_a_refused_batch_outlives_a_reread_of_the_statement(rsps: Any) -> None:
 
 
 def test_the_cache_holds_a_bounded_number_of_servers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(capabilities, "MAX_SERVERS", 3)
+    monkeypatch.setattr(capabilities._facts, "max_entries", 3)
     for n in range(5):
         capabilities._store(f"https://ehr{n}.test/fhir", capabilities.from_statement(hapi_caps()), 60.0)
     assert [capabilities.known(f"https://ehr{n}.test/fhir") is not None for n in range(5)] == [

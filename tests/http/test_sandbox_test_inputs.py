@@ -7,6 +7,8 @@ nothing is written.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 import responses
@@ -55,3 +57,33 @@ def test_a_fhir_base_that_is_not_an_http_url_is_bad_input(base: str, rsps, store
         == f"smart-edu sandbox-test: --fhir-base {base}: not an http(s) URL (e.g. http://localhost:9000/fhir)\n"
     )
     assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("visit", "field"),
+    [
+        ({"services": []}, "services"),
+        (
+            {"services": [{"code": "97110", "minutes": 20}], "other_timed_minutes": {"97140": 7}},
+            "other_timed_minutes",
+        ),
+        ({"services": [{"code": "97110"}, {"code": "97112", "minutes": "24"}]}, "services[1].minutes"),
+    ],
+)
+def test_bad_visit_input_is_one_line_naming_file_and_field_exit_2(
+    visit: dict[str, object],
+    field: str,
+    rsps,  # noqa: F811
+    store,  # noqa: F811
+    tmp_path,
+    capsys,
+) -> None:
+    fake = FakeFhir(hapi_caps()).seed(*chart()).install(rsps)
+    path = tmp_path / "visit.json"
+    path.write_text(json.dumps(visit), encoding="utf-8")
+    code, out, err = run(
+        capsys, "--fhir-base", BASE, "--patient", "example", "--service", str(path), "--write"
+    )
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"--service {path}: {field}: " in err
+    assert fake.of_type("ChargeItem") == [] and fake.of_type("DocumentReference") == []

@@ -107,9 +107,13 @@ def test_templates_have_no_inline_script_style_or_unescaped_output() -> None:
     assert any("point_of_care" in str(p) for p in paths), "the point-of-care templates are scanned"
     for path in paths:
         text = path.read_text(encoding="utf-8")
+        assert "|safe" not in text and "autoescape false" not in text, path
+        if (
+            path.parent.name == "scrub"
+        ):  # a standalone file, never served: its own style and script are inline,
+            continue  # allowed by hash in its CSP meta tag (tests/unit/test_scrub_html.py checks the hashes)
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
         assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), path
-        assert "|safe" not in text and "autoescape false" not in text, path
 
 
 def test_style_url_on_another_host_is_never_fetched(app: Flask, rsps: responses.RequestsMock) -> None:

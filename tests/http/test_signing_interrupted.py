@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from smart_app.clock import utcnow
 from smart_app.launches import db_of
 from smart_app.point_of_care import context, drafts
 from smart_app.store.writeback import WriteJob
@@ -35,12 +36,10 @@ def age_signing(app: Flask, draft_id: str, minutes: int) -> None:
         s.execute(
             update(drafts.DraftRow)
             .where(drafts.DraftRow.id == draft_id)
-            .values(
-                status=drafts.SIGNING, result_json=None, updated_at=drafts._now() - timedelta(minutes=minutes)
-            )
+            .values(status=drafts.SIGNING, result_json=None, updated_at=utcnow() - timedelta(minutes=minutes))
         )
         s.execute(
-            update(WriteJob).values(status="running", lease_until=drafts._now() - timedelta(minutes=minutes))
+            update(WriteJob).values(status="running", lease_until=utcnow() - timedelta(minutes=minutes))
         )
 
 

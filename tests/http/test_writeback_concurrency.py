@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from smart_app.clock import utcnow
 from smart_app.fhir_client import FhirClient
 from smart_app.store import Base, Database
-from smart_app.store.writeback import utcnow
 from smart_app.writeback import (
     WritebackConfig,
     WriteResult,

@@ -84,7 +84,7 @@ class FakeFhir:
         self.calls.append((method, path))
         body = json.loads(request.body) if request.body else None
         fault = self._fault(method, path)
-        if fault is not None and fault != "drop":
+        if fault is not None and fault not in ("drop", "pass"):  # "pass": answer this one normally
             return fault
         if method == "POST" and self.create_delay:
             time.sleep(self.create_delay)

@@ -118,3 +118,11 @@ def test_duplicate_issuers_and_bad_toml_are_refused(tmp_path: Path) -> None:
 def test_missing_directory_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="not found"):
         load_profiles(tmp_path / "nope")
+
+
+def test_timezone_is_an_iana_name_or_refused() -> None:
+    assert profile_from_mapping({**BASE, "timezone": "America/Chicago"}).timezone == "America/Chicago"
+    assert profile_from_mapping(BASE).timezone is None
+    for bad in ("Mars/Base", "-05:00", 5):
+        with pytest.raises(ProfileError, match="timezone"):
+            profile_from_mapping({**BASE, "timezone": bad})

@@ -218,7 +218,9 @@ def _evaluate(case: Case, edit_rules: RuleSet) -> Evaluation:
 
 
 def test_every_rule_id_in_the_registry_has_cases() -> None:
-    missing = set(default_rules().rule_ids()) - set(CASES)
+    # scrub.* findings come from smart_app.scrub, not evaluate(): their cases are in test_scrub_findings.py
+    engine_ids = {r for r in default_rules().rule_ids() if not r.startswith("scrub.")}
+    missing = engine_ids - set(CASES)
     assert not missing, f"rule ids without fire/no-fire cases: {sorted(missing)}"
     assert set(CASES) <= set(default_rules().rule_ids())
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, inspect, text
+from sqlalchemy.exc import StatementError
 
 from smart_app.point_of_care import drafts
-from smart_app.store import Base, Database, schema
+from smart_app.store import Base, Database, LaunchRecord, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +87,73 @@ def test_the_baseline_is_never_downgraded(tmp_path: Path) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")
     db.dispose()
+
+
+def _upgrade_to(db: Database, revision: str) -> None:
+    from alembic import command
+
+    with db.engine.begin() as conn:
+        cfg = schema.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def test_timestamps_of_a_baseline_store_read_back_as_utc_after_the_upgrade(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'v1.db'}")
+    _upgrade_to(db, "0001")
+    with db.engine.begin() as conn:  # as version 1 wrote it: naive UTC
+        conn.execute(
+            text(
+                "INSERT INTO launch_records (state, binding, profile_name, iss, launch_type, redirect_uri,"
+                " status, created_at, expires_at, context_json, id_token_verified)"
+                " VALUES ('s', 'b', 'p', 'https://ehr.test', 'ehr', 'https://app.test/callback', 'active',"
+                " '2026-03-01 10:00:00.000000', '2026-03-01 22:00:00.000000', '{}', 0)"
+            )
+        )
+    db.create_all()
+    assert schema.current(db.engine) == schema.head()
+    with db.session() as s:
+        record = s.query(LaunchRecord).one()
+        assert record.created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+        assert record.expires_at.tzinfo is UTC and record.state_used_at is None
+    db.dispose()
+
+
+def launch_record(state: str, expires_at: datetime) -> LaunchRecord:
+    return LaunchRecord(
+        state=state,
+        binding="b",
+        profile_name="p",
+        iss="https://ehr.test",
+        launch_type="ehr",
+        redirect_uri="https://app.test/callback",
+        expires_at=expires_at,
+    )
+
+
+def test_every_timestamp_comes_back_aware_and_a_naive_one_is_refused(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'tz.db'}")
+    db.create_all()
+    eastern = timezone(timedelta(hours=-5))
+    with db.session() as s:
+        s.add(launch_record("s1", datetime(2026, 3, 1, 5, tzinfo=eastern)))
+    with db.session() as s:
+        record = s.query(LaunchRecord).one()
+        assert record.expires_at == datetime(2026, 3, 1, 10, tzinfo=UTC) and record.expires_at.tzinfo is UTC
+        assert record.created_at.tzinfo is UTC
+    with pytest.raises(StatementError, match="naive datetime"), db.session() as s:
+        s.add(launch_record("s2", datetime(2026, 3, 1, 5)))
+    db.dispose()
+
+
+def test_no_column_of_the_store_is_a_plain_datetime() -> None:
+    from smart_app.store import metadata
+    from smart_app.store.types import UtcDateTime
+
+    plain = [
+        f"{table.name}.{column.name}"
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, DateTime) and not isinstance(column.type, UtcDateTime)
+    ]
+    assert plain == []

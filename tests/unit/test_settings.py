@@ -39,6 +39,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
         "SMART_EDU_FHIR_TIMEOUT": "45",
         "SMART_EDU_COOKIE_SECURE": "false",
         "SMART_EDU_READ_WORKERS": "8",
+        "SMART_EDU_WRITE_LEASE": "30.5",
         "SMART_EDU_MAX_CONTENT_LENGTH": "2048",
         "SMART_EDU_CDS_CLIENTS": "cds.toml",
         "SMART_EDU_CDS_CORS_ORIGINS": "https://ehr.example",
@@ -48,6 +49,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
         "SMART_EDU_BEARER_TOKEN": "tok",
         "SMART_EDU_BEARER_TOKEN_ISSUER": "https://ehr.example/fhir",
         "XDG_DATA_HOME": "/data",
+        "SMART_EDU_LOG_FORMAT": " JSON ",
     }
     assert set(environ) == set(variable_names())  # this test names every variable there is
     s = load_settings(environ=environ)
@@ -57,11 +59,13 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
     assert (s.state_ttl, s.launch_ttl, s.discovery_ttl, s.refresh_margin) == (120, 3600, 60.5, 30.0)
     assert s.http_timeout == (2.0, 20.0) and s.fhir_timeout == (45.0, 45.0)
     assert s.cookie_secure is False and s.read_workers == 8 and s.max_content_length == 2048
+    assert s.write_lease == 30.5
     assert s.cds_clients == Path("cds.toml") and s.cds_cors_origins == "https://ehr.example"
     assert s.curricula == Path("curricula.toml")
     assert s.rules_dirs == (Path("/srv/a"), Path("/srv/b")) and s.edit_tables_dir == Path("/srv/ncci")
     assert (s.bearer_token, s.bearer_token_issuer) == ("tok", "https://ehr.example/fhir")
     assert s.user_data_dir == Path("/data")
+    assert s.log_format == "json"
 
 
 def test_a_tests_mapping_wins_typed_or_as_text_and_none_clears() -> None:
@@ -86,6 +90,8 @@ def test_an_empty_variable_counts_as_unset() -> None:
         ("SMART_EDU_FHIR_TIMEOUT", "0"),
         ("SMART_EDU_COOKIE_SECURE", "maybe"),
         ("SMART_EDU_DISCOVERY_TTL", "nan"),
+        ("SMART_EDU_LOG_FORMAT", "xml"),
+        ("SMART_EDU_WRITE_LEASE", "0"),
     ],
 )
 def test_a_value_the_app_cannot_use_is_refused_naming_the_variable(name: str, value: str) -> None:

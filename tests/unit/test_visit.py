@@ -18,6 +18,7 @@ from billing_rules import (
     parse_visit_record,
 )
 from billing_rules.model import ClinicalContext, ExistingCharge, Order, Payer, Provider, ServiceRecord
+from billing_rules.visit import timed_minutes
 
 ON = date(2026, 3, 2)
 PT_ORDER = Order(
@@ -97,7 +98,7 @@ def test_the_third_service_of_a_pooled_visit_is_counted_not_blocked() -> None:
     assert len(unbilled) == 1
     (note,) = [f for f in medicare.findings if f.rule == "time.below-minimum"]
     assert note.severity == "info" and note.code == unbilled[0]
-    assert "total timed minutes" in note.message
+    assert "count toward this visit's 30 timed minutes" in note.message
 
 
 def test_a_single_short_service_alone_is_still_blocked() -> None:
@@ -320,3 +321,17 @@ def test_an_unknown_visit_field_suggests_the_intended_name() -> None:
 def test_a_visit_record_needs_a_service() -> None:
     with pytest.raises(ValueError):
         VisitRecord(services=())
+
+
+def test_a_short_code_under_a_per_code_payer_is_recorded_without_a_line_when_others_bill() -> None:
+    ev = run({"code": "97110", "minutes": 30}, {"code": "97140", "minutes": 5}, payer="commercial")
+    assert units(ev) == {"97110": 2} and ev.billable
+    (note,) = [f for f in ev.findings if f.rule == "time.below-minimum"]
+    assert note.severity == "info" and note.code == "97140" and "per-code" in note.message
+
+
+def test_timed_minutes_leave_out_untimed_services() -> None:
+    v = visit(
+        {"code": "97163", "minutes": 45}, {"code": "97110", "minutes": 20}, {"code": "98960", "minutes": 30}
+    )
+    assert timed_minutes(v) == {"97110": 20, "98960": 30}

@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from fhir_mappings import extensions as ext
 from fhir_mappings import write
@@ -171,5 +170,7 @@ def test_oracle_create_parameters_follow_the_vendor_fixture() -> None:
 
 def test_an_invalid_resource_never_leaves_the_builder() -> None:
     naive = SIGNED.replace(tzinfo=None)  # FHIR requires a time zone on a dateTime with a time
-    with pytest.raises(ValidationError):
+    with pytest.raises(write.InvalidResource) as caught:
         _doc(recorded=naive)
+    assert caught.value.resource_type == "DocumentReference"
+    assert "the signing time" in str(caught.value) and "pydantic" not in str(caught.value)

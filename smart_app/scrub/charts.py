@@ -1,0 +1,139 @@
+"""The report's chart data: findings by rule, charges by clinician and by week, revenue at risk by rule.
+
+Pure functions over scrub.json's document, laid out for inline SVG (bars as x, y, width in pixels), so the
+page needs no script to draw and the numbers are the JSON's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+LABEL_WIDTH = 220
+BAR_SPACE = 360
+ROW = 24
+TOP = 8
+MAX_BARS = 15
+
+
+@dataclass(frozen=True)
+class Segment:
+    series: str  # block | warn | risk
+    x: float
+    width: float
+    value: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    y: int
+    segments: tuple[Segment, ...]
+    total: float
+    text: str  # the value as shown after the bar
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    description: str
+    bars: tuple[Bar, ...]
+    height: int
+    legend: tuple[str, ...]
+    more: int  # rows left out (the chart shows the largest MAX_BARS)
+
+
+def _chart(
+    chart_id: str,
+    title: str,
+    rows: list[tuple[str, dict[str, float]]],
+    legend: tuple[str, ...],
+    money: bool = False,
+) -> Chart:
+    rows = [r for r in rows if sum(r[1].values()) > 0]
+    shown = rows[:MAX_BARS]
+    peak = max((sum(v.values()) for _, v in shown), default=0) or 1
+    bars = []
+    for i, (label, values) in enumerate(shown):
+        x, segments = float(LABEL_WIDTH), []
+        for series in legend:
+            value = values.get(series, 0)
+            if value:
+                width = round(BAR_SPACE * value / peak, 1)
+                segments.append(Segment(series, x, max(width, 1.0), value))
+                x += width
+        total = sum(values.values())
+        text = f"${total:,.2f}" if money else f"{int(total):,}"
+        bars.append(Bar(label, TOP + i * ROW, tuple(segments), total, text))
+    parts = "; ".join(f"{b.label}: {b.text}" for b in bars) or "nothing to show"
+    height = TOP * 2 + ROW * max(len(bars), 1)
+    return Chart(chart_id, title, f"{title}. {parts}.", tuple(bars), height, legend, len(rows) - len(shown))
+
+
+def _status(charge: dict[str, Any]) -> str:
+    severities = {f["severity"] for f in charge["findings"]}
+    return "block" if "block" in severities else "warn" if "warn" in severities else "clean"
+
+
+def _week(day: str | None) -> str:
+    if not day:
+        return "no date"
+    parsed = date.fromisoformat(day)
+    return (parsed - timedelta(days=parsed.weekday())).isoformat()
+
+
+def charts(document: dict[str, Any]) -> list[Chart]:
+    charges = document["charges"]
+    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    for charge in charges:
+        for finding in charge["findings"]:
+            if finding["severity"] in ("block", "warn"):
+                by_rule[finding["rule"]][finding["severity"]] += 1
+    rule_rows = sorted(by_rule.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+
+    by_clinician: dict[str, Counter[str]] = defaultdict(Counter)
+    by_week: dict[str, Counter[str]] = defaultdict(Counter)
+    risk: dict[str, float] = defaultdict(float)
+    for charge in charges:
+        status = _status(charge)
+        if status != "clean":
+            by_clinician[charge.get("clinician") or "not named"][status] += 1
+            by_week[_week(charge["date"])][status] += 1
+        if status == "block" and charge.get("estimate"):
+            for rule in {f["rule"] for f in charge["findings"] if f["severity"] == "block"}:
+                risk[rule] += charge["estimate"]["high"]
+    clinician_rows = sorted(by_clinician.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    week_rows = sorted(by_week.items())
+    risk_rows: list[tuple[str, dict[str, float]]] = [
+        (rule, {"risk": round(v, 2)}) for rule, v in sorted(risk.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    both = ("block", "warn")
+    return [
+        _chart("by-rule", "Findings by rule (block and warn)", [(k, dict(v)) for k, v in rule_rows], both),
+        _chart(
+            "by-clinician",
+            "Charges with findings by clinician",
+            [(k, dict(v)) for k, v in clinician_rows],
+            both,
+        ),
+        _chart(
+            "by-week",
+            "Charges with findings by week (from Monday)",
+            [(k, dict(v)) for k, v in week_rows],
+            both,
+        ),
+        _chart(
+            "at-risk",
+            "Revenue at risk by blocking rule (estimate, high end)",
+            risk_rows,
+            ("risk",),
+            money=True,
+        ),
+    ]
+
+
+def status_of(charge: dict[str, Any]) -> str:
+    return _status(charge)

@@ -1,0 +1,151 @@
+"""Stream a Bulk Data export on disk and index it by patient in one pass.
+
+Each ``*.ndjson`` file holds one resource per line. The first pass parses every line once (so a broken line is
+reported, with its file and line number, before anything is evaluated) and keeps only where each patient's
+lines start: 8 bytes a line in an ``array('q')``. Resources outside the patient compartment that the rules
+need (Practitioner, PractitionerRole, Organization) are few and kept whole. A patient's lines are read back
+with ``seek`` when that patient is evaluated, so memory follows one patient's data, not the export's.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fhir_mappings.read_util import key_from_url
+from smart_app.scrub.errors import ScrubInputError
+from smart_app.scrub.fhir_types import FHIR_RESOURCE_TYPES
+
+Resource = dict[str, Any]
+
+# Patient-compartment types the scrub reads, and the element naming the patient.
+PATIENT_FIELD = {
+    "ChargeItem": "subject",
+    "Encounter": "subject",
+    "Condition": "subject",
+    "Coverage": "beneficiary",
+    "ServiceRequest": "subject",
+    "DocumentReference": "subject",
+}
+SHARED_TYPES = frozenset({"Practitioner", "PractitionerRole", "Organization"})
+_OFFSET_BITS = 40  # a file of up to 1 TB; the file's number goes in the bits above
+
+
+@dataclass
+class ExportIndex:
+    """Where each patient's lines are, the shared resources, and what was seen."""
+
+    files: list[Path]
+    patients: dict[str, array[int]] = field(default_factory=dict)
+    shared: dict[str, Resource] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    unattributed: Counter[str] = field(default_factory=Counter)
+    charges: Counter[str] = field(default_factory=Counter)  # ChargeItems per patient (progress, partitions)
+
+    def patient_ids(self) -> list[str]:
+        return sorted(self.patients)
+
+    def read_lines(self, patient_id: str) -> list[bytes]:
+        """The raw lines of one patient, in file order (the order a second read gives is always the same)."""
+        spots = sorted(self.patients.get(patient_id, ()))
+        out: list[bytes] = []
+        handle, current = None, -1
+        try:
+            for spot in spots:
+                number, offset = spot >> _OFFSET_BITS, spot & ((1 << _OFFSET_BITS) - 1)
+                if number != current:
+                    if handle:
+                        handle.close()
+                    handle, current = self.files[number].open("rb"), number
+                assert handle is not None
+                handle.seek(offset)
+                out.append(handle.readline())
+        finally:
+            if handle:
+                handle.close()
+        return out
+
+
+def ndjson_files(directory: Path) -> list[Path]:
+    if not directory.exists():
+        raise ScrubInputError(f"{directory}: no such folder")
+    if not directory.is_dir():
+        raise ScrubInputError(f"{directory}: not a folder")
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.name.endswith(".ndjson"))
+    if not files:
+        raise ScrubInputError(f"{directory}: no *.ndjson files (a Bulk Data export: <Type>.ndjson)")
+    return files
+
+
+def parse_line(raw: bytes, where: str) -> Resource:
+    """One NDJSON line as a resource; bad input names the file and line."""
+    try:
+        resource = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ScrubInputError(f"{where}: not valid JSON ({detail})") from None
+    if not isinstance(resource, dict):
+        raise ScrubInputError(f"{where}: not a FHIR resource (a JSON object is expected)")
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or not rtype:
+        raise ScrubInputError(f"{where}: no resourceType")
+    if rtype not in FHIR_RESOURCE_TYPES:
+        raise ScrubInputError(f"{where}: unknown resource type {rtype!r}")
+    return resource
+
+
+def patient_of(resource: Resource) -> str | None:
+    """The id of the patient a resource belongs to (None when it names none)."""
+    rtype = resource["resourceType"]
+    if rtype == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) and rid else None
+    ref = resource.get(PATIENT_FIELD[rtype])
+    value = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(value, str):
+        return None
+    key = key_from_url(value.strip())
+    return key[len("Patient/") :] if key and key.startswith("Patient/") else None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, line) of every non-blank line."""
+    offset = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, offset, raw
+            offset += len(raw)
+
+
+def index_export(directory: Path) -> ExportIndex:
+    """One streaming pass over every ``*.ndjson`` file of the folder."""
+    index = ExportIndex(files=ndjson_files(directory))
+    for number, path in enumerate(index.files):
+        for line_no, offset, raw in _lines(path):
+            resource = parse_line(raw, f"{path.name}:{line_no}")
+            rtype = resource["resourceType"]
+            index.counts[rtype] += 1
+            if rtype in SHARED_TYPES:
+                rid = resource.get("id")
+                if isinstance(rid, str) and rid:
+                    index.shared[f"{rtype}/{rid}"] = resource
+                continue
+            if rtype != "Patient" and rtype not in PATIENT_FIELD:
+                continue
+            patient = patient_of(resource)
+            if patient is None:
+                index.unattributed[rtype] += 1
+                continue
+            spots = index.patients.get(patient)
+            if spots is None:
+                spots = index.patients[patient] = array("q")
+            spots.append((number << _OFFSET_BITS) | offset)
+            if rtype == "ChargeItem":
+                index.charges[patient] += 1
+    return index
