@@ -37,6 +37,7 @@ from smart_app.writeback import (
     settled_result,
     write_signed_service,
 )
+from smart_app.writeback.times import ehr_zone
 
 bp = Blueprint("poc_sign", __name__)
 SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
@@ -233,6 +234,7 @@ def _write(
         signed_at=utcnow(),
         diagnosis_labels=document_note.diagnosis_labels(ctx, diagnoses),
         code_text=texts,
+        zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
         acknowledgements=tuple(acks),
     )
     lease = write_lease()

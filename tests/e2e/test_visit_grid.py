@@ -94,3 +94,93 @@ def test_a_medicare_pt_visit_of_three_timed_services_is_checked_as_one_visit(
     frame.locator("#f-s2_code-search").wait_for(state="detached")
     settled(frame, "57 timed minutes: 97110 × 2, 97112 × 2")
     assert frame.locator(".svc-row").count() == 2
+
+
+def document_visit(frame: Any, *, times: bool = False) -> None:
+    """97110 33 min + 97112 24 min by the PTA + 97140 7 min, M17.11 linked, plan of care certified."""
+    spans = {0: ("09:00", "09:33"), 1: ("09:33", "09:57"), 2: ("09:57", "10:04")}
+    for row, (query, code, mins) in enumerate(
+        [("strength exercise", "97110", "33"), ("97112", "97112", "24"), ("hands-on", "97140", "7")]
+    ):
+        if row:
+            add_row(frame, row)
+        pick(frame, row, query, code)
+        if times:
+            prefix = "" if row == 0 else f"s{row}_"
+            frame.locator(f"#f-{prefix}start_time").fill(spans[row][0])
+            frame.locator(f"#f-{prefix}end_time").fill(spans[row][1])
+        else:
+            minutes(frame, row).fill(mins)
+    frame.locator("#f-s1_furnished_by").select_option("assistant")
+    frame.get_by_role("checkbox", name=re.compile("M17")).first.check()
+    frame.locator("#f-plan_of_care_certified").select_option("yes")
+    frame.locator("#f-interventions").fill("Quad sets, step-ups 3x10")
+    settled(frame, "64 timed minutes: 97110 × 2, 97112 × 2, 97140 × 0")
+    frame.locator("#poc-results").get_by_text("Ready to review and sign").wait_for()
+
+
+def review_and_sign(frame: Any, *, double_click: bool = False) -> None:
+    frame.get_by_role("button", name="Review and sign").click()
+    frame.locator("#f-note").wait_for()
+    for n in range(frame.locator("input[name^='ack_']").count()):
+        frame.locator(f"#ack-{n}").check()
+        frame.locator(f"#reason-{n}").fill("Reviewed with the billing lead")
+    sign = frame.get_by_role("button", name="Sign and send to the EHR")
+    if double_click:
+        sign.dblclick()
+    else:
+        sign.click()
+    frame.get_by_text("Signed and written").wait_for()
+
+
+def assert_written_once(sandbox: SandboxHandle) -> None:
+    charges = sandbox.resources(f"ChargeItem?patient={PATIENT}")
+    notes = sandbox.resources(f"DocumentReference?patient={PATIENT}")
+    got = sorted((c["code"]["coding"][0]["code"], c["quantity"]["value"]) for c in charges)
+    assert got == [("97110", 2), ("97112", 2)], got
+    assert len(notes) == 1  # ONE note for the visit
+    note = notes[0]
+    for c in charges:
+        assert c["supportingInformation"][0]["reference"] == f"DocumentReference/{note['id']}"
+    text = str(note)
+    assert "97110" in text or note["content"]
+    provenance = sandbox.resources(f"Provenance?target=DocumentReference/{note['id']}")
+    assert provenance, "the visit's Provenance"
+
+
+def test_the_visit_is_signed_once_into_one_note_and_a_charge_per_line(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    frame = open_visit(page, clean_sandbox)
+    document_visit(frame)
+    frame.get_by_role("button", name="Review and sign").click()
+    frame.locator("#f-note").wait_for()
+    note = frame.locator("#f-note").input_value()
+    assert "97110" in note and "97112" in note and "97140" in note and "Quad sets" in note
+    assert axe_violations(page) == []
+    doc_shot(page, "visit-review")
+    frame.get_by_role("link", name="Back to the form").click()
+    frame.locator("#f-code-search").wait_for()
+    review_and_sign(frame, double_click=True)  # a double click on Sign writes once
+    doc_shot(page, "visit-signed")
+    assert_written_once(clean_sandbox)
+    charges = clean_sandbox.resources(f"ChargeItem?patient={PATIENT}")
+    mods = {c["code"]["coding"][0]["code"]: str(c) for c in charges}
+    assert "'GP'" in mods["97110"] and "'CQ'" not in mods["97110"]
+    assert "'GP'" in mods["97112"] and "'CQ'" in mods["97112"]
+
+
+def test_the_same_visit_with_start_and_end_times(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    frame = open_visit(page, clean_sandbox)
+    document_visit(frame, times=True)
+    review_and_sign(frame)
+    assert_written_once(clean_sandbox)
+    [note] = clean_sandbox.resources(f"DocumentReference?patient={PATIENT}")
+    period = note["context"]["period"]
+    assert period["start"].startswith("2026-02-23T09:00:00") and period["end"].startswith(
+        "2026-02-23T10:04:00"
+    )
+    assert period["start"][19:] in ("-08:00", "Z", "+00:00") or period["start"][19:]  # carries an offset
