@@ -170,6 +170,20 @@ def test_the_visit_is_signed_once_into_one_note_and_a_charge_per_line(
     assert "'GP'" in mods["97110"] and "'CQ'" not in mods["97110"]
     assert "'GP'" in mods["97112"] and "'CQ'" in mods["97112"]
 
+    # The demo EHR shows what the app wrote: its Notes and its Chart's charges, read server-side.
+    page.get_by_role("navigation", name="Chart").get_by_role("link", name="Notes").click()
+    notes = page.locator("#chart-view")
+    notes.get_by_text("Therapy daily note").first.wait_for()
+    assert "written by the app" in notes.inner_text() and "Quad sets" in notes.inner_text()
+    page.get_by_role("link", name="Chart", exact=True).click()
+    charges = page.locator("#chart-view section").filter(has_text="Charges")
+    charges.get_by_text("GP, CQ").wait_for()
+    assert "97110" in charges.inner_text() and "written by the app" in charges.inner_text()
+    plans = page.locator("#chart-view section").filter(has_text="Plans of care").inner_text()
+    assert "Physical therapy plan of care" in plans  # the seeded, certified plan
+    page.get_by_role("link", name="Orders").click()
+    page.locator("#chart-view").get_by_text("Physical therapy evaluate and treat").wait_for()
+
 
 def test_the_same_visit_with_start_and_end_times(
     clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
