@@ -88,7 +88,7 @@
     });
     $all(".svc-row", form).forEach(function (row) {
       var sel = $("select[data-row-code]", row);
-      var own = fieldsOf(sel ? sel.options[sel.selectedIndex] : null);
+      var own = sel && sel.value ? fieldsOf(sel.options[sel.selectedIndex]) : ["minutes"];
       var n = Number(row.getAttribute("data-row")) + 1;
       var named = "Service " + n + (sel && sel.value ? ": " + sel.value : "");
       var title = $(".svc-title", row), remove = $("button[id^=remove-]", row);

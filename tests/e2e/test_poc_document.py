@@ -73,7 +73,7 @@ def test_document_a_98960_session_sign_it_and_find_it_on_the_server(
 ) -> None:
     frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
     shot(page, "01-opened")
-    assert frame.locator("#f-minutes").is_hidden()  # only the chosen code's fields are shown
+    assert frame.locator("#f-curriculum").is_hidden()  # only the chosen code's fields are shown
     document_98960(frame, page, minutes="10")
     settle(frame, "10 minutes of 98960 do not reach one unit")
     assert frame.get_by_role("button", name="Review and sign").is_disabled()

@@ -198,3 +198,106 @@ def test_the_same_visit_with_start_and_end_times(
         "2026-02-23T10:04:00"
     )
     assert period["start"][19:] in ("-08:00", "Z", "+00:00") or period["start"][19:]  # carries an offset
+
+
+def focused_id(page_or_frame: Any) -> str:
+    return str(page_or_frame.evaluate("document.activeElement && document.activeElement.id"))
+
+
+def tab_to(page: Any, element_id: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        if focused_id(page) == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"#{element_id} cannot be reached with Tab")
+
+
+def test_the_grid_by_keyboard_alone_in_a_400px_window(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.set_viewport_size({"width": 400, "height": 900})
+    page.goto(clean_sandbox.ehr_launch_url(PATIENT, encounter=ENCOUNTER, practitioner=PT, frame=False))
+    fresh = page.get_by_role("button", name="Discard it and start afresh")
+    page.locator("#f-code-search").or_(fresh).wait_for()
+    if fresh.count():
+        tab_to(page, fresh.get_attribute("id") or "") if fresh.get_attribute("id") else fresh.focus()
+        page.keyboard.press("Enter")
+        page.locator("#f-code-search").wait_for()
+    tab_to(page, "f-code-search")
+    page.keyboard.type("balance")  # by words: 97112 is "retraining of balance ..."
+    page.locator("[role=option]").first.wait_for()
+    assert page.get_attribute("#f-code-search", "aria-expanded") == "true"
+    page.keyboard.press("Enter")
+    assert page.locator("#f-code").input_value() == "97112"
+    tab_to(page, "f-minutes")
+    page.keyboard.type("24")
+    tab_to(page, "add-row")
+    page.keyboard.press("Enter")  # no JavaScript needed: the form adds the row, focus lands in it
+    page.locator("#f-s1_code-search").wait_for()
+    assert focused_id(page) == "f-s1_code-search"
+    page.keyboard.type("9711")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Escape")  # closes the list, keeps nothing half-chosen
+    assert page.locator("#f-s1_code").input_value() == ""
+    assert page.locator("#f-s1_code-search").input_value() == ""
+    page.keyboard.type("9711")
+    page.keyboard.press("ArrowDown")  # the second match: 97112 is taken, 97110 is not
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    assert page.locator("#f-s1_code").input_value() == "97110"
+    tab_to(page, "f-s1_minutes")
+    page.keyboard.type("23")
+    page.locator("#visit-allocation").get_by_text("47 timed minutes").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 401)"
+        ".map(e => e.id || e.className || e.tagName).slice(0, 5)"
+    )
+    assert wide == [], wide  # nothing cut off at 400 px
+    page.screenshot(path=str(DOCS_IMG / "visit-grid-400px.png"), full_page=False)
+    page.evaluate(
+        (Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js").read_text()
+    )
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")] == []
+
+    tab_to(page, "remove-1")
+    page.keyboard.press("Enter")
+    page.locator("#f-s1_code-search").wait_for(state="detached")
+    assert focused_id(page) == "add-row"
+    assert page.locator(".svc-row").count() == 1
+
+
+def test_without_javascript_the_grid_adds_removes_checks_and_reviews(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, browser: Any
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(clean_sandbox.ehr_launch_url(PATIENT, encounter=ENCOUNTER, practitioner=PT, frame=False))
+        fresh = page.get_by_role("button", name="Discard it and start afresh")
+        page.locator("#f-code").or_(fresh).wait_for()
+        if fresh.count():
+            fresh.click()
+        page.locator("#f-code").select_option("97110")
+        page.locator("#f-minutes").fill("33")
+        page.get_by_role("button", name="Add a service").click()
+        page.locator("#f-s1_code").select_option("97112")
+        page.locator("#f-s1_minutes").fill("24")
+        page.get_by_role("button", name="Add a service").click()
+        page.locator("#f-s2_code").select_option("97140")
+        page.locator("#f-s2_minutes").fill("7")
+        page.get_by_role("checkbox", name=re.compile("M17")).first.check()
+        page.locator("#f-plan_of_care_certified").select_option("yes")
+        page.get_by_role("button", name="Check and save").last.click()
+        page.locator("#visit-allocation").get_by_text(
+            "64 timed minutes: 97110 × 2, 97112 × 2, 97140 × 0"
+        ).wait_for()
+        page.get_by_role("button", name=re.compile(r"Remove service 3")).click()
+        page.locator("#visit-allocation").get_by_text("57 timed minutes: 97110 × 2, 97112 × 2").wait_for()
+        page.get_by_role("button", name="Review and sign").click()
+        page.locator("#f-note").wait_for()
+        assert "97112" in page.locator("#f-note").input_value()
+    finally:
+        context.close()
