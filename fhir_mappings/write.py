@@ -27,6 +27,8 @@ PLAIN_TEXT_UTF8 = "text/plain;charset=utf-8"
 EDUCATION_NOTE = ("34895-3", "Education note")
 PROGRESS_NOTE = ("11506-3", "Progress note")
 APP_DEVICE_ID = "app"
+ORGANIZATION_ID = "org"
+UNNAMED_ORGANIZATION = "Organization of the signing clinician (not named by the EHR)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class WriteContext:
     start: datetime | None = None
     end: datetime | None = None
     service_date: date | None = None
+    # Who the clinician and the app act for when the launch names no Organization (Provenance onBehalfOf).
+    organization_name: str | None = None
 
     @property
     def occurrence(self) -> str | None:
@@ -193,9 +197,21 @@ def billing_detail_extension(line: ChargeLine) -> dict[str, Any] | None:
 def build_provenance(
     ctx: WriteContext, *, targets: Sequence[str], key_value: str, app_version: str
 ) -> dict[str, Any]:
-    """Provenance of what was written: the clinician as author, this app (contained Device) as assembler."""
+    """Provenance of what was written: the clinician as author, this app (contained Device) as assembler.
+
+    US Core 6.1.0 ``provenance-1``: an agent whose ``who`` is a Practitioner or a Device SHALL have
+    ``onBehalfOf``. Both agents act for the launch's Organization; where the launch names none, for a
+    contained US Core Organization named from the launch profile (``organization_name``), never left out."""
+    contained: list[dict[str, Any]] = []
+    if ctx.organization_ref:
+        on_behalf = {"onBehalfOf": {"reference": ctx.organization_ref}}
+    else:
+        name = ctx.organization_name or UNNAMED_ORGANIZATION
+        contained.append(
+            {"resourceType": "Organization", "id": ORGANIZATION_ID, "active": True, "name": name}
+        )
+        on_behalf = {"onBehalfOf": {"reference": f"#{ORGANIZATION_ID}", "display": name}}
     agents: list[dict[str, Any]] = []
-    on_behalf = {"onBehalfOf": {"reference": ctx.organization_ref}} if ctx.organization_ref else {}
     if ctx.author_ref:
         agents.append(
             {
@@ -220,7 +236,7 @@ def build_provenance(
     prov: dict[str, Any] = {
         "resourceType": "Provenance",
         "meta": app_meta({"system": ext.PROVENANCE_KEY_TAG_SYSTEM, "code": key_value}),
-        "contained": [device],
+        "contained": [device, *contained],
         "target": [{"reference": t} for t in targets],
         "recorded": _dt(ctx.recorded),
         "activity": {"coding": [_coding(ext.DATA_OPERATION_SYSTEM, "CREATE", "create")]},

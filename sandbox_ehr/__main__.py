@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sandbox_ehr.app import create_sandbox_app
 from sandbox_ehr.config import SandboxConfig, load_config
-from sandbox_ehr.server import ServerThread, wait_for_stop
+from sandbox_ehr.server import ServerThread, install_stop_handlers, wait_for_stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,11 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else SandboxConfig(base_url=base_url, seed_month=True)
     )
     config.open_fhir = config.open_fhir or args.open
+    stop = install_stop_handlers()  # before the lines a user (or a test) waits for
     server.serve(create_sandbox_app(config))
     print(f"Sandbox EHR launcher: {config.base_url}/", flush=True)
     note = "   (open: no token needed)" if config.open_fhir else ""
     print(f"FHIR base:            {config.fhir_base}{note}", flush=True)
-    wait_for_stop()
+    wait_for_stop(stop)
     server.stop()
     return 0
 

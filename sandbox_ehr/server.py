@@ -51,8 +51,9 @@ class ServerThread:
         self._server.server_close()
 
 
-def wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM (the main thread's job while the servers run in theirs)."""
+def install_stop_handlers() -> threading.Event:
+    """Ctrl-C and SIGTERM set the returned event from now on. Install before telling anyone how to stop: a
+    signal that arrives between the message and the handler would kill the process uncleanly."""
     stop = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
@@ -60,5 +61,11 @@ def wait_for_stop() -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
+    return stop
+
+
+def wait_for_stop(stop: threading.Event | None = None) -> None:
+    """Block until Ctrl-C or SIGTERM (the main thread's job while the servers run in theirs)."""
+    stop = stop or install_stop_handlers()
     while not stop.wait(0.5):
         pass

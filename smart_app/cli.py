@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = scrub.add_mutually_exclusive_group(required=True)
     source.add_argument("--ndjson", metavar="DIR", help="a folder of Bulk Data NDJSON files (<Type>.ndjson)")
+    source.add_argument(
+        "--fhir-base", metavar="URL", help="fetch from this FHIR server: Bulk Data $export, else paged search"
+    )
+    scrub.add_argument(
+        "--profile", default=None, help="launch profile whose [backend] table authorizes --fhir-base"
+    )
     scrub.add_argument("--since", default=None, help="first service day to report (YYYY-MM-DD)")
     scrub.add_argument("--until", default=None, help="last service day to report (YYYY-MM-DD)")
     scrub.add_argument("--out", default=None, help="output folder (default: ./scrub-<today>)")

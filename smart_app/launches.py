@@ -37,6 +37,7 @@ from smart_app.store import (
     TokenSealer,
     binding_hash,
     find_by_handle,
+    find_with_context_stamp,
     swap_tokens,
 )
 
@@ -73,6 +74,9 @@ class Launch:
     sealer: TokenSealer
     refresh_margin: float = 60.0
     fhir_timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    # When the page last read the EHR for this launch (None: not yet), loaded with the record in one query,
+    # so the live check knows whether its worker's remembered context is current without asking again.
+    context_read_at: datetime | None = None
     _sealed_access: str | None = field(default=None, repr=False)  # as stored: the compare-and-set key
     _access_token: str | None = field(default=None, repr=False)
     _expires_at: datetime | None = field(default=None, repr=False)
@@ -203,7 +207,7 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
     """The launch for a handle if this browser started it, else the page to show instead."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with db_of(app).session() as s:
-        record = find_by_handle(s, handle)
+        record, context_read_at = find_with_context_stamp(s, handle)
         if record is None or record.status != "active" or record.expires_at < utcnow():
             return render_problem(
                 "This launch has ended", "Open the app again from your EHR to start a new launch.", 404
@@ -246,6 +250,7 @@ def load_launch(handle: str) -> Launch | tuple[str, int]:
             _sealed_access=record.access_token,
             _access_token=access_token,
             _expires_at=record.token_expires_at,
+            context_read_at=context_read_at,
         )
 
 

@@ -30,12 +30,13 @@ from billing_rules.model import ChargeLine, ServiceRecord
 from fhir_mappings.note import generate_note
 from fhir_mappings.write import WriteContext, build_charge_item, build_document_reference
 from sandbox_ehr.seed_src.build_edu_cases import coverage, diagnosis, order, patient, put
+from sandbox_ehr.wiring import CLINIC_GROUP_ID
 
 TZ = ZoneInfo("America/Los_Angeles")
 MONTH = (date(2026, 3, 1), date(2026, 3, 31))
 YEAR_START = date(2026, 1, 5)
 CLINIC = "Organization/org-riverside-clinic"
-GROUP_ID = "riverside-clinic-patients"
+GROUP_ID = CLINIC_GROUP_ID
 SEED = 20260301
 
 PAYERS = {  # payer org, SOPT code, SOPT display, member prefix

@@ -22,7 +22,13 @@ from sqlalchemy import Select, select
 
 from smart_app.store import Database
 from smart_app.store.writeback import AuditRow
-from smart_app.writeback.local_store import app_database_url, open_database, shown_url
+from smart_app.writeback.local_store import (
+    NO_STORE_HINT,
+    command_store,
+    missing_store,
+    open_database,
+    shown_url,
+)
 
 PROG = "smart-edu audit"
 # Actions the app writes today; an --action that is neither one of these nor in the store is a typo.
@@ -51,8 +57,12 @@ class BadInput(ValueError):
 
 
 def run(args: argparse.Namespace) -> int:
-    url = app_database_url()
-    print(f"{PROG}: store {shown_url(url)}", file=sys.stderr)
+    url, origin = command_store()
+    print(f"{PROG}: store {shown_url(url)} ({origin})", file=sys.stderr)
+    missing = missing_store(url)
+    if missing:
+        print(f"{PROG}: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
+        return 2
     db = open_database(url)
     try:
         if args.feedback:

@@ -21,7 +21,13 @@ from smart_app.fhir_client import FhirClient
 from smart_app.settings import load_settings
 from smart_app.store import Database
 from smart_app.writeback import WriteInProgressError, list_outbox, retry_outbox_entry
-from smart_app.writeback.local_store import app_database_url, open_database, shown_url
+from smart_app.writeback.local_store import (
+    NO_STORE_HINT,
+    command_store,
+    missing_store,
+    open_database,
+    shown_url,
+)
 from smart_app.writeback.outbox import OutboxView
 
 APP_RETRY_HINT = "the server needs a token: the clinician must retry from the app"
@@ -29,8 +35,12 @@ QUESTION_HINT = "the clinician answers this question on the app's result page; a
 
 
 def run(args: argparse.Namespace) -> int:
-    url = app_database_url()
-    print(f"smart-edu outbox: store {shown_url(url)}", file=sys.stderr)
+    url, origin = command_store()
+    print(f"smart-edu outbox: store {shown_url(url)} ({origin})", file=sys.stderr)
+    missing = missing_store(url)
+    if missing:
+        print(f"smart-edu outbox: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
+        return 2
     db = open_database(url)
     try:
         pending = list_outbox(db)

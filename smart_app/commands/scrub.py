@@ -49,8 +49,18 @@ def _options(args: argparse.Namespace) -> Any:
     return Options(period=period, workers=args.workers, scheduler=args.scheduler)
 
 
-def _export_dir(args: argparse.Namespace, out: Path) -> Path:
-    return Path(args.ndjson)
+def _export_dir(args: argparse.Namespace, out: Path, options: Any) -> Path:
+    """The folder to scrub: --ndjson as given, or what --fhir-base's export wrote under --out."""
+    if args.ndjson:
+        return Path(args.ndjson)
+    from smart_app.scrub.fetch import fetch_export
+
+    folder, errors = fetch_export(
+        args.fhir_base, args.profile, out, options.period.since, options.period.until
+    )
+    for text in errors:
+        print(f"{PROG}: the server reported: {text}", file=sys.stderr)
+    return folder
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         formats = _formats(args.format)
         options = _options(args)
         out = Path(args.out or f"scrub-{date.today().isoformat()}")
-        directory = _export_dir(args, out)
+        if args.profile and not args.fhir_base:
+            raise ScrubInputError("--profile goes with --fhir-base")
+        directory = _export_dir(args, out, options)
         index = index_export(directory)
         with progress_bar(sum(index.charges.values())) as advance:
             version, rows = execute(index, options, advance)

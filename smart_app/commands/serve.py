@@ -2,7 +2,9 @@
 
 Refuses to start without ``SMART_EDU_SECRET_KEY``: with a random key each worker would sign CSRF tokens
 differently and every restart would invalidate open forms. The app is built once in the master (``preload``),
-so a bad launch profile stops the start with its message instead of crashing every worker.
+so a bad launch profile stops the start with its message instead of crashing every worker. No database
+connection crosses the fork: the master closes its pool before forking, and each worker drops whatever it
+inherited (``post_fork``) and opens its own (``smart_app.store.database``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from flask import Flask
 from gunicorn import config as gunicorn_config
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+from smart_app import db_of
 
 if TYPE_CHECKING:
     from smart_app.settings import Settings
@@ -60,6 +64,10 @@ class _Gunicorn(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        self.cfg.set("post_fork", self._post_fork)
+
+    def _post_fork(self, _server: Any, _worker: Any) -> None:
+        db_of(self.application).after_fork()
 
     def load(self) -> Flask:
         return self.application
@@ -129,5 +137,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for warning in deployment_warnings(settings):
         logs.event(logging.getLogger(__name__), "serve.warning", level=logging.WARNING, message=warning)
+    db_of(app).dispose()  # the master serves nothing: no connection of its own is left to inherit
     _Gunicorn(app, gunicorn_options(args, log_format)).run()
     return 0

@@ -67,14 +67,17 @@ def gone() -> Response:
 def evaluate(handle: str) -> Response:
     """Save the form as the draft and return the live check (JSON + the rendered results fragment)."""
     launch: Launch = g.launch
-    found = editable_draft(launch, request.form.get("draft_id", ""))
-    if isinstance(found, Response):
-        return found
     fields = fields_from(request.form)
-    fields.pop("draft_id", None)
-    draft = save_fields(launch, found, fields)
-    if draft is None:
-        return gone()
+    draft_id = str(fields.pop("draft_id", "") or "")
+    if draft_id:  # every check after the first: one conditional UPDATE, nothing read (a 409 if signed)
+        stamp = drafts.save_checked(db_of(current_app), draft_id, draft_key(launch), fields, handle=handle)
+        if stamp is None:
+            return gone()
+    else:  # the page's first check: the key's open draft, created if need be
+        draft = save_fields(launch, None, fields)
+        if draft is None:
+            return gone()
+        draft_id, stamp = draft.id, draft.updated_at
     ctx = document_context.cached(launch)
     result = check(fields, ctx)
     shown = results_context(result, ctx)
@@ -85,8 +88,8 @@ def evaluate(handle: str) -> Response:
         "rows_html": [render_template("document/_row_result.html", rc=rc, **shown) for rc in result.rows],
         "allocation_html": render_template("document/_allocation.html", **shown),
         "heading": shown["heading"],
-        "draft_id": draft.id,
-        "saved_at": saved_at(draft),
+        "draft_id": draft_id,
+        "saved_at": stamp.strftime("%H:%M:%S") + " UTC",
     }
     return jsonify(body)
 

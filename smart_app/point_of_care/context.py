@@ -14,8 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from billing_rules.model import ClinicalContext
 from smart_app.clock import utcnow
 from smart_app.config import current_settings
@@ -71,9 +69,11 @@ def read_fresh(launch: Launch) -> ClinicalContext:
 
 
 def cached(launch: Launch) -> ClinicalContext:
-    """The context read for this launch: this worker's memory when current, else the store, else the EHR."""
-    with launch.db.session() as s:
-        read_at = s.scalar(select(LaunchContextRow.read_at).where(LaunchContextRow.handle == launch.handle))
+    """The context read for this launch: this worker's memory when current, else the store, else the EHR.
+
+    When the context was read comes with the launch record (one query for both); a remembered context at
+    least as new is used as it is, so a live check on the worker that served the page reads nothing more."""
+    read_at = launch.context_read_at
     if read_at is None:
         return read_fresh(launch)
     hit = _from_memory(launch.handle)

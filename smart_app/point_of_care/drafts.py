@@ -191,6 +191,22 @@ def save_into(
         return _to_draft(row) if row else None
 
 
+def save_checked(
+    db: Database, draft_id: str, key: DraftKey, fields: dict[str, Any], *, handle: str
+) -> datetime | None:
+    """The live check's save: the form into this draft if it is still open AND belongs to ``key``, in ONE
+    conditional UPDATE with nothing read before or after; returns the time saved, or None (signed, discarded
+    or another visit's draft: the page must reload). The note and its basis are left as they are."""
+    now = utcnow()
+    with db.session() as s:
+        res = s.execute(
+            update(DraftRow)
+            .where(DraftRow.id == draft_id, DraftRow.status == OPEN, *_key_filter(key))
+            .values(fields_json=json.dumps(fields, sort_keys=True), launch_handle=handle, updated_at=now)
+        )
+        return now if getattr(res, "rowcount", 0) == 1 else None
+
+
 def discard(db: Database, key: DraftKey) -> None:
     """Drop the key's open draft (the clinician chose to start afresh)."""
     with db.session() as s:

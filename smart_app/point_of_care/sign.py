@@ -102,8 +102,7 @@ def regenerate(handle: str) -> Response:
     """Drop the clinician's edited note, by their explicit choice, so the review shows the generated one."""
     launch: Launch = g.launch
     draft = _own(launch, request.form.get("draft_id", ""))
-    if draft.status == drafts.OPEN:
-        drafts.save(db_of(current_app), draft.key, draft.fields, handle=handle, note_text="")
+    drafts.save_into(db_of(current_app), draft.id, handle=handle, note_text="")  # only while it is open
     return redirect(url_for("document.poc_sign.review", handle=handle), 303)
 
 

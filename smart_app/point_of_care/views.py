@@ -76,7 +76,7 @@ def submit(handle: str) -> str | Response:
     if action in ("resume", "discard"):
         draft = drafts.find_open(db, key)
         if draft is not None and action == "resume":
-            drafts.save(db, key, draft.fields, handle=handle)
+            drafts.save_into(db, draft.id, handle=handle)  # this tab takes it over (unless signed meanwhile)
         elif draft is not None:
             drafts.discard(db, key)
         return redirect(url_for("document.context", handle=handle), 303)

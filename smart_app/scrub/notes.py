@@ -92,7 +92,7 @@ def parse_note(resource: dict[str, Any]) -> NoteFacts | None:
         return None
     codes: list[str] = []
     minutes: dict[str, int] = {}
-    single: int | None = None
+    current: str | None = None  # the service whose section the lines belong to (a visit note has several)
     curriculum: str | None = None
     topics: tuple[str, ...] = ()
     group: int | None = None
@@ -101,9 +101,10 @@ def parse_note(resource: dict[str, Any]) -> NoteFacts | None:
     for raw in body.splitlines():
         line = raw.strip()
         if match := _SERVICE.match(line):
-            codes.append(match[1])
-        elif match := _MINUTES.match(line):
-            single = int(match[1])
+            current = match[1]
+            codes.append(current)
+        elif (match := _MINUTES.match(line)) and current is not None:
+            minutes.setdefault(current, int(match[1]))
         elif line.startswith("Curriculum:"):
             curriculum = line.split(":", 1)[1].strip() or None
         elif line.startswith("Topics:"):
@@ -116,8 +117,6 @@ def parse_note(resource: dict[str, Any]) -> NoteFacts | None:
         elif match := _CODE_MINUTES.match(line):
             codes.append(match[1])
             minutes[match[1]] = int(match[2])
-    if single is not None and len(set(codes)) == 1 and codes[0] not in minutes:
-        minutes[codes[0]] = single
     return NoteFacts(
         key=f"DocumentReference/{resource.get('id')}",
         encounter_id=_encounter_of(resource),

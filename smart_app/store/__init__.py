@@ -26,6 +26,7 @@ from smart_app.store.launches import (
     claim_state,
     find_by_handle,
     find_by_state,
+    find_with_context_stamp,
     new_secret,
     swap_tokens,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "claim_state",
     "find_by_handle",
     "find_by_state",
+    "find_with_context_stamp",
     "metadata",
     "new_secret",
     "swap_tokens",

@@ -2,15 +2,22 @@
 
 SQLite by default (a file in the instance folder), PostgreSQL or any other database by URL.
 ``Database.create_all`` runs the migrations (``store/migrations``) that make and upgrade the tables.
+
+Fork safety: ``smart-edu serve`` builds the app in the gunicorn master and forks its workers from it. A
+connection (a socket and the driver's state: prepared statements, a transaction) must never be used by two
+processes: the pool's connections remember the process that opened them and a checkout in another process
+discards them (SQLAlchemy's documented recipe), a forked worker drops the inherited pool without closing the
+parent's sockets (``after_fork``), and PostgreSQL connections are pre-pinged.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -35,6 +42,8 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "connect", _remember_process)
+        event.listen(self.engine, "checkout", _same_process_only)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
@@ -58,6 +67,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's pooled connections without closing them (they are the
+        parent's); this process opens its own on first use."""
+        self.engine.dispose(close=False)
+
+
+def _remember_process(_dbapi_conn: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _same_process_only(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection opened by another process (inherited through a fork) is discarded, never used."""
+    pid = os.getpid()
+    if record.info.get("pid", pid) != pid:
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise exc.DisconnectionError(
+            f"connection opened in process {record.info['pid']}, checked out in {pid}"
+        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

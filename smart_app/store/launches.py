@@ -94,6 +94,20 @@ def find_by_handle(session: Session, handle: str) -> LaunchRecord | None:
     return session.scalars(select(LaunchRecord).where(LaunchRecord.handle == handle)).first()
 
 
+def find_with_context_stamp(session: Session, handle: str) -> tuple[LaunchRecord | None, datetime | None]:
+    """The launch record and when its clinical context was last read (None: never), in ONE query: every
+    request of a launch needs the first, every live check the second."""
+    from smart_app.store.context import LaunchContextRow
+
+    stmt = (
+        select(LaunchRecord, LaunchContextRow.read_at)
+        .outerjoin(LaunchContextRow, LaunchContextRow.handle == LaunchRecord.handle)
+        .where(LaunchRecord.handle == handle)
+    )
+    row = session.execute(stmt).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def claim_state(session: Session, record_id: int, now: datetime) -> bool:
     """Mark a state used, atomically: True for one caller only, so a replayed callback never exchanges."""
     result = session.execute(

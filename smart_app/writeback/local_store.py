@@ -8,6 +8,8 @@ store can be shared with the app.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from smart_app.settings import Settings, load_settings
 from smart_app.store import Database
 
@@ -23,6 +25,37 @@ def app_database_url(settings: Settings | None = None) -> str:
     from smart_app.config import instance_database_url
 
     return instance_database_url(Flask("smart_app", instance_relative_config=True).instance_path)
+
+
+def command_store(settings: Settings | None = None) -> tuple[str, str]:
+    """The store ``audit`` and ``outbox`` read, and where that choice came from (said on stderr):
+    ``SMART_EDU_DATABASE_URL``, else a running ``smart-edu demo``'s store, else the app's instance store."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        return settings.database_url, "SMART_EDU_DATABASE_URL"
+    from smart_app.demo_state import running_demo_store
+
+    demo = running_demo_store()
+    if demo:
+        return demo, "the running smart-edu demo's"
+    return app_database_url(settings), "the app's instance folder"
+
+
+NO_STORE_HINT = (
+    "nothing was created; set SMART_EDU_DATABASE_URL to the app's store (smart-edu demo prints its own)"
+)
+
+
+def missing_store(url: str) -> str | None:
+    """Why ``url`` names no store yet (a SQLite file that does not exist), else None. The commands that read
+    the app's store say so instead of creating an empty one that would answer "nothing" for ever."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else f"{path} does not exist"
 
 
 def shown_url(url: str) -> str:

@@ -74,6 +74,9 @@ class SignedService:
     diagnosis_labels: dict[str, str] = field(default_factory=dict)
     code_text: dict[str, str] = field(default_factory=dict)  # CPT -> our own short paraphrase
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    # The organization's name where the launch gives no Organization reference (Provenance onBehalfOf): the
+    # launch profile's title, or the encounter's service provider as displayed.
+    organization_name: str | None = None
     # The EHR's zone for clock times typed without one (smart_app.writeback.times.ehr_zone): the encounter's
     # offset, else the profile's ``timezone``. A clock time with no zone is written as the service date only.
     zone: tzinfo | None = None
@@ -155,6 +158,7 @@ def build_plan(
         start=start,
         end=end,
         service_date=service_date,
+        organization_name=request.organization_name,
     )
     try:
         entries = _entries(request, config, strategy, ctx, ids, provenance=provenance)

@@ -57,8 +57,10 @@ class Clinician:
     cookies: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> name -> value
     handle: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    route: Callable[[str], str] = str  # the URL actually asked (a load balancer's choice of instance)
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        url = self.route(url)
         host = urlsplit(url).hostname or ""  # cookies are per host, not per port (RFC 6265)
         with self.lock:
             jar = dict(self.cookies.get(host, {}))

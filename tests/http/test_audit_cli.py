@@ -101,7 +101,8 @@ def test_a_signing_and_cds_feedback_appear_in_every_format(
     code_ = feedback(store, tmp_path)
 
     code, out, err = audit(capsys, "--format", "json")
-    assert code == 0 and err.splitlines()[0] == f"smart-edu audit: store sqlite:///{tmp_path / 'app.db'}"
+    store_line = f"smart-edu audit: store sqlite:///{tmp_path / 'app.db'} (SMART_EDU_DATABASE_URL)"
+    assert code == 0 and err.splitlines()[0] == store_line
     rows = json_rows(out)
     mine = [r for r in rows if r["write_key"] == key]
     assert [r["action"] for r in mine] == ["signed", "write-attempt", "write-result"]
@@ -229,7 +230,6 @@ def test_by_default_it_reads_the_apps_instance_store_like_outbox(
     key = sign(app_db)
     app_db.dispose()
     code, out, err = audit(capsys, "--format", "json", "--action", "write-result")
-    assert (
-        code == 0 and err.splitlines()[0] == f"smart-edu audit: store sqlite:///{folder / 'smart_edu.sqlite'}"
-    )
+    store_line = f"smart-edu audit: store sqlite:///{folder / 'smart_edu.sqlite'} (the app's instance folder)"
+    assert code == 0 and err.splitlines()[0] == store_line
     assert [(r["write_key"], r["outcome"]) for r in json_rows(out)] == [(key, "written")]

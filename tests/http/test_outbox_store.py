@@ -56,7 +56,10 @@ def test_by_default_outbox_lists_and_retries_the_apps_failed_write(
     assert main(["outbox", "list"]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["id"] for line in out.splitlines()] == [failed.outbox_id]
-    assert err.splitlines()[0] == f"smart-edu outbox: store sqlite:///{instance / 'smart_edu.sqlite'}"
+    store_line = (
+        f"smart-edu outbox: store sqlite:///{instance / 'smart_edu.sqlite'} (the app's instance folder)"
+    )
+    assert err.splitlines()[0] == store_line
 
     fake.missing.clear()
     assert main(["outbox", "retry"]) == 0
@@ -81,7 +84,8 @@ def test_sandbox_test_keeps_its_own_store_and_names_the_retry_for_it(
     forget_capabilities()
     own = f"sqlite:///{tmp_path / 'xdg' / 'smart-edu-billing' / 'smart-edu.db'}"
     assert code == 3 and f"SMART_EDU_DATABASE_URL={own} smart-edu outbox retry" in err
-    assert main(["outbox", "list"]) == 0 and capsys.readouterr().out == ""  # not in the app's store
+    assert main(["outbox", "list"]) == 2 and capsys.readouterr().out == ""  # the app's store: none, none made
+    assert not (instance / "smart_edu.sqlite").exists()
     fake.missing.clear()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SMART_EDU_DATABASE_URL", own)

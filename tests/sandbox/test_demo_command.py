@@ -101,3 +101,60 @@ def test_demo_keeps_a_data_dir_it_was_given(tmp_path: Path) -> None:
         proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert (tmp_path / "sandbox-signing-key.pem").exists() and (tmp_path / "app.sqlite3").exists()
+
+
+def _started(proc: subprocess.Popen[str]) -> str:
+    """Everything the demo printed up to its "Ctrl-C stops both." line."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not any("Ctrl-C" in line for line in lines):
+        line = proc.stdout.readline()
+        assert line, "demo exited early:\n" + "".join(lines)
+        lines.append(line)
+    return "".join(lines)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_the_moment_the_demo_says_ctrl_c_stops_it_cleanly(tmp_path: Path, sig: int) -> None:
+    """The handlers are installed before the line is printed: a stop right after it is clean, every trial."""
+    for trial in range(4):
+        data = tmp_path / f"t{trial}"
+        cmd = [sys.executable, "-c", "from smart_app.cli import main; raise SystemExit(main())", "demo",
+               "--data-dir", str(data)]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            _started(proc)
+            proc.send_signal(sig)  # no pause: the race the old order lost
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, (trial, out)
+        assert "stopped" in out and "Traceback" not in out, (trial, out)
+        assert (data / "app.sqlite3").exists()
+
+
+@pytest.mark.e2e
+def test_audit_and_outbox_read_the_running_demos_store_and_the_banner_names_it(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-c", "from smart_app.cli import main; raise SystemExit(main())", "demo",
+           "--data-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    env = {k: v for k, v in os.environ.items() if k != "SMART_EDU_DATABASE_URL"}
+    script = Path(sys.executable).parent / "smart-edu"
+    try:
+        banner = _started(proc)
+        assert f"App store:            {store}" in banner
+        assert f"SMART_EDU_DATABASE_URL={store} " in banner and "smart-edu audit" in banner
+        for command in (["audit"], ["outbox", "list"]):
+            done = subprocess.run(
+                [str(script), *command], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr
+            assert f"store {store} (the running smart-edu demo's)" in done.stderr.splitlines()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    after = subprocess.run([str(script), "audit"], env=env, capture_output=True, text=True, timeout=60)
+    assert "the running smart-edu demo's" not in after.stderr  # the state file went with the demo
