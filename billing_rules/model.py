@@ -64,6 +64,7 @@ class RtmData:
     management_minutes: int | None = None
     interactive_communication: bool | None = None
     rpm_same_month: bool | None = None
+    setup_billed: bool | None = None  # 98975 already billed in this episode of care
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,13 @@ class ServiceRecord:
     teach_back: str | None = None
     caregiver: str | None = None  # who: "daughter"
     interpreter: str | None = None  # who and how: "daughter, Spanish", "phone interpreter, Vietnamese"
+    # Issue 12: DSMT/MNT benefit facts and Medicare plan-of-care timing (rules-contract §1, added fields).
+    accredited_program: bool | None = None
+    benefit_year: Literal["first", "subsequent"] | None = None
+    benefit_hours_used: float | None = None
+    treatment_days_since_progress_report: int | None = None
+    plan_of_care_start: date | None = None
+    plan_of_care_changed: bool | None = None
 
 
 # ----------------------------------------------------------------------------------------------------

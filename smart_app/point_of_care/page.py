@@ -6,6 +6,7 @@ diagnoses before problems), SNOMED-only conditions, which controls are hidden, a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -116,6 +117,7 @@ def results_context(check: Check, context: ClinicalContext) -> dict[str, Any]:
         "allocation": allocation(check, context),
         "row_lines": row_lines,
         "field_label": field_label,
+        "switch_to": switch_to,
         "family": visit_family(check),
         "heading": HEADINGS.get(visit_family(check), "Document the visit"),
     }
@@ -191,3 +193,21 @@ FIELD_LABELS = {
 def field_label(field: str | None) -> str:
     head = (field or "").split(",")[0].strip().split(".")[0]
     return FIELD_LABELS.get(head, "the field")
+
+
+_CODE = re.compile(r"\b([A-Z]?\d{4,5})(?:-(\d{4,5}))?\b")
+
+
+def switch_to(finding: Any) -> list[str]:
+    """The payable codes a not-covered finding names for this clinician and these diagnoses (the rule data
+    filters them; the page offers each catalogued one as a "Switch to" button), never the blocked code."""
+    if getattr(finding, "rule", "") != "payer.not-covered" or "Payable routes" not in finding.prompt:
+        return []
+    listed = finding.prompt.split("Payable routes", 1)[1].split(" - each only", 1)[0]
+    found: list[str] = []
+    for first, last in _CODE.findall(listed):
+        found.append(first)
+        if last and first[:-2] == last[:-2]:
+            found += [f"{first[:-2]}{n:02d}" for n in range(int(first[-2:]) + 1, int(last[-2:]) + 1)]
+    blocked = getattr(finding, "code", None)
+    return [c for c in dict.fromkeys(found) if c in code_choices() and c != blocked]

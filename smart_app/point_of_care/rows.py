@@ -109,13 +109,18 @@ def remove_row(fields: Mapping[str, Any], index: int) -> dict[str, Any]:
     return _with_rows(fields, current)
 
 
-def use_code(fields: Mapping[str, Any], code: str) -> dict[str, Any]:
-    """The fields with ``code`` as a service (a "switch to" choice): in the last row when it is still empty,
-    else in a new row; nothing changes when the visit already has it."""
-    code = code.strip().upper()
+def use_code(fields: Mapping[str, Any], code: str, instead_of: str = "") -> dict[str, Any]:
+    """The fields with ``code`` as a service (a "switch to" choice): in the row of ``instead_of`` when given
+    (its minutes kept), else in the last row when it is still empty, else in a new row; nothing changes when
+    the visit already has it."""
+    code, instead_of = code.strip().upper(), instead_of.strip().upper()
     current = [dict(r.values) for r in rows(fields)]
     if not code or any(r.get("code", "").upper() == code for r in current):
         return _with_rows(fields, current)
+    for row in current:
+        if instead_of and row.get("code", "").upper() == instead_of:
+            row["code"] = code
+            return _with_rows(fields, current)
     if current and not current[-1].get("code"):
         current[-1]["code"] = code
     elif len(current) < MAX_ROWS:

@@ -233,8 +233,8 @@ def _write(
         signed_at=utcnow(),
         diagnosis_labels=document_note.diagnosis_labels(ctx, diagnoses),
         code_text=texts,
-        zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
         acknowledgements=tuple(acks),
+        zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
     )
     lease = write_lease()
     return write_signed_service(

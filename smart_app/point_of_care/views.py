@@ -92,7 +92,8 @@ def submit(handle: str) -> str | Response:
         fields = add_row(fields)
         focus = f"f-{row_name(row_count(fields) - 1, 'code')}"
     elif action.startswith("use_code:"):
-        fields = use_code(fields, action.removeprefix("use_code:"))
+        code, _, instead_of = action.removeprefix("use_code:").partition(":")
+        fields = use_code(fields, code, instead_of)
         focus = f"f-{row_name(row_count(fields) - 1, 'code')}"
     elif action.startswith("remove_") and action[7:].isdigit():
         fields = remove_row(fields, int(action[7:]))

@@ -88,3 +88,19 @@ def serve_env(
         "SMART_EDU_SECRET_KEY": secret_key,
         SECRET_ENV: client_secret,
     }
+
+
+def upgrade(env: dict[str, str]) -> None:
+    """The deploy step: ``smart-edu db upgrade`` (safe to run from every instance; run once here). Until
+    that command exists, the same Alembic upgrade that ``serve`` otherwise runs at its start."""
+    from smart_app.cli import build_parser
+
+    commands = next(a.choices for a in build_parser()._actions if isinstance(a.choices, dict))
+    argv = (
+        [*smart_edu(), "db", "upgrade"]
+        if "db" in commands
+        else [sys.executable, "-c", "import os; from smart_app.store import Database; "
+              "Database(os.environ['SMART_EDU_DATABASE_URL']).create_all()"]
+    )  # fmt: skip
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

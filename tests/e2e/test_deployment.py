@@ -7,8 +7,6 @@ DocumentReference every trial, every click shown the same result, no traceback i
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -23,7 +21,7 @@ from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import APP_CLIENT_ID, app_client, ehr_base_url, write_launch_profile
 from tests.e2e import postgres_kit
 from tests.e2e.clinician_kit import Clinician, Shown, storm
-from tests.e2e.serve_kit import ROOT, Serve, serve_env, smart_edu
+from tests.e2e.serve_kit import Serve, serve_env, upgrade
 
 pytestmark = pytest.mark.e2e
 PATIENT, ENCOUNTER = "edu-dm-commercial", "enc-dm-commercial-0302"
@@ -42,22 +40,6 @@ def pg_url() -> Iterator[str]:
 def count(state: SandboxState, resource_type: str) -> int:
     found = state.rest.execute(Access(open=True), "GET", f"{resource_type}?patient={PATIENT}&_count=500")
     return sum(1 for e in found.body.get("entry", []) if e.get("search", {}).get("mode") == "match")
-
-
-def upgrade(env: dict[str, str]) -> None:
-    """The deploy step: ``smart-edu db upgrade`` (safe to run from every instance; run once here). Until
-    that command exists, the same Alembic upgrade that ``serve`` otherwise runs at its start."""
-    from smart_app.cli import build_parser
-
-    commands = next(a.choices for a in build_parser()._actions if isinstance(a.choices, dict))
-    argv = (
-        [*smart_edu(), "db", "upgrade"]
-        if "db" in commands
-        else [sys.executable, "-c", "import os; from smart_app.store import Database; "
-              "Database(os.environ['SMART_EDU_DATABASE_URL']).create_all()"]
-    )  # fmt: skip
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def test_two_instances_with_two_workers_on_one_postgresql(pg_url: str, tmp_path: Path) -> None:

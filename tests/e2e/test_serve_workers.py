@@ -23,7 +23,7 @@ from sandbox_ehr.server import ServerThread
 from sandbox_ehr.wiring import app_client, ehr_base_url, write_launch_profile
 from tests.e2e import postgres_kit
 from tests.e2e.clinician_kit import storm
-from tests.e2e.serve_kit import Serve, serve_env
+from tests.e2e.serve_kit import Serve, serve_env, upgrade
 
 pytestmark = pytest.mark.e2e
 RESTARTS, LAUNCHES = 3, 40
@@ -60,6 +60,7 @@ def test_serve_with_two_workers_on_postgresql_survives_restarts_under_load(
     profiles = write_launch_profile(tmp_path / "profiles", config.fhir_base).parent
     env = serve_env(database_url=pg_url, profiles=profiles, base_url=base, secret_key=secrets.token_hex(32),
                     client_secret=secret)  # fmt: skip
+    upgrade(env)  # the deploy step (docs/deployment.md), before any instance starts
     answers: list[int | str] = []
     server = Serve(port, env, workers=2, log=tmp_path / "serve.log")
     try:

@@ -141,3 +141,17 @@ def test_patients_in_the_session_is_asked_for_group_codes_only(app: Flask, rsps:
     assert re.search(r'data-group-only hidden><label for="f-patients_in_group"', one)
     group = client.post(f"/s/{handle}/", data={"csrf_token": token, "code": "98961"}).get_data(as_text=True)
     assert re.search(r'data-group-only ><label for="f-patients_in_group"', group)
+
+
+def test_a_not_covered_code_offers_the_routes_that_fit_as_switch_buttons(app: Flask, rsps: Any) -> None:
+    client, handle = launched(app, rsps, medicare_knee())
+    _, token = open_page(client, handle)
+    body = evaluate(
+        client, handle, token, {"provider_role": "PT", "dx": "M17.11", "code": "98960", "minutes": "30"}
+    )
+    offered = re.findall(r'value="use_code:(\w+):98960"', body["html"])
+    assert offered[:3] == ["97535", "97110", "97530"] and "G0108" not in offered  # a PT's routes, not DSMT
+    form = {"csrf_token": token, "action": "use_code:97110:98960", "provider_role": "PT", "dx": "M17.11",
+            "code": "98960", "minutes": "30"}  # fmt: skip
+    page = client.post(f"/s/{handle}/", data=form).get_data(as_text=True)
+    assert re.search(r'<option value="97110"[^>]* selected>', page) and 'value="30"' in page

@@ -136,7 +136,8 @@ def test_carin_medicare_hmo_coverage_reads_as_medicare_advantage(tmp_path: Path,
     code, out, _ = run_check(capsys, "--bundle", write_bundle(tmp_path, resources), "--service", SERVICE)
     evaluation = json.loads(out)
     assert evaluation["estimate"]["payer_class"] == "medicare-advantage"
-    assert "payer.not-covered" not in rules(evaluation) and "payer.unknown" not in rules(evaluation)
+    # Medicare Advantage plans differ on 98960: a warning, not a block (issue 12)
+    assert rules(evaluation).get("payer.not-covered") == "warn" and "payer.unknown" not in rules(evaluation)
     assert code == (0 if evaluation["billable"] else 1)
 
 
@@ -191,7 +192,7 @@ def test_text_format_gives_each_finding_its_source_as_the_json_does(capsys: Any)
 def test_text_format_lists_read_notes(capsys: Any) -> None:
     _, out, _ = run_check(capsys, "--bundle", LOUIS, "--service", NO_DX_SERVICE, "--format", "text")
     assert "From the EHR data:" in out and "no ICD-10-CM code" in out
-    assert out.index("WARN (") < out.index("INFO (")
+    assert "INFO (" not in out or out.index("WARN (") < out.index("INFO (")
 
 
 def test_as_of_is_accepted(tmp_path: Path, capsys: Any) -> None:
