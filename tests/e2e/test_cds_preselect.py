@@ -15,6 +15,7 @@ from smart_app.point_of_care import drafts
 from tests.e2e.conftest import AppHandle, SandboxHandle
 from tests.e2e.test_cds_panel import fresh_visit, run_patient_view
 from tests.e2e.test_poc_document import axe_violations
+from tests.e2e.test_visit_grid import DOCS_IMG
 
 pytestmark = pytest.mark.e2e
 
@@ -62,6 +63,9 @@ def test_a_medicare_cards_payable_routes_are_switch_buttons(
     line = frame.locator("#poc-from-card").inner_text()
     assert "suggested 98960" in line and "does not pay it" in line
     switch = frame.get_by_role("group", name="Payable alternatives").get_by_role("button").first
+    page.set_viewport_size({"width": 1100, "height": 700})
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.locator("#app-frame").screenshot(path=str(DOCS_IMG / "from-card-switch.png"))
     code = re.search(r"Switch to (\w+)", switch.inner_text())
     assert code is not None
     switch.click()

@@ -2,7 +2,8 @@
 one furnished by an assistant, checked live as one visit (the CMS total-minutes allocation shown per row, the
 rule one click away), rows added and removed by mouse and by keyboard, the no-JavaScript form, 400 px, axe.
 
-Screenshots of the main states go to docs/img/ (small PNGs referenced by docs/clinician-page.md).
+Screenshots of the main states go to test-artifacts/docs-img/ (git-ignored); docs/clinician-page.md shows
+copies of them in docs/img/ (copied by hand when the page's look changes: a test run never edits the repo).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import AppHandle, SandboxHandle
+from tests.e2e.conftest import ARTIFACTS, AppHandle, SandboxHandle
 from tests.e2e.test_poc_document import axe_violations
 
 pytestmark = pytest.mark.e2e
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+DOCS_IMG = ARTIFACTS / "docs-img"
 PATIENT, ENCOUNTER = "edu-knee-medicare", "enc-knee-medicare-0223"
 PT, PTA = "pt-rivera", "pta-cho"
 
 
 def doc_shot(page: Any, name: str) -> None:
     """A screenshot of the app's frame for the docs (the frame fills the viewport below the EHR's banner)."""
-    DOCS_IMG.mkdir(exist_ok=True)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.locator("#app-frame").screenshot(path=str(DOCS_IMG / f"{name}.png"))
 
 
@@ -76,6 +77,10 @@ def test_a_medicare_pt_visit_of_three_timed_services_is_checked_as_one_visit(
     add_row(frame, 2)
     pick(frame, 2, "hands-on", "97140")
     minutes(frame, 2).fill("7")
+    frame.locator("#poc-results").get_by_text("No diagnosis is linked").wait_for()
+    assert "Charge lines" not in frame.locator("#poc-results").inner_text()  # blocked: no lines, no estimate
+    frame.locator(".svc-row").nth(0).get_by_text("Not billable").wait_for()
+    doc_shot(page, "visit-blocked")
     frame.get_by_role("checkbox", name=re.compile("M17")).first.check()
     frame.locator("#f-plan_of_care_certified").select_option("yes")
     settled(frame, "64 timed minutes: 97110 × 2, 97112 × 2, 97140 × 0")
@@ -254,6 +259,7 @@ def test_the_grid_by_keyboard_alone_in_a_400px_window(
         ".map(e => e.id || e.className || e.tagName).slice(0, 5)"
     )
     assert wide == [], wide  # nothing cut off at 400 px
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / "visit-grid-400px.png"), full_page=False)
     page.evaluate(
         (Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js").read_text()
