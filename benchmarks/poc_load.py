@@ -132,7 +132,7 @@ def clinician(
         try:
             resp = b.request("POST", page + "evaluate", data=form, headers={"X-CSRF-Token": token})
         except requests.RequestException as exc:
-            errors.append(type(exc).__name__)
+            errors.append(f"{type(exc).__name__}: {str(exc)[-80:]}")
             continue
         out.append((time.perf_counter() - t0) * 1000)
         if os.environ.get("POC_TRACE"):
