@@ -164,10 +164,11 @@ class _Reader:
             kept.append(dx)
         if skipped:
             self.notes.append(f"{skipped} condition(s) marked refuted or entered in error were left out.")
-        snomed_only = sum(1 for dx in kept if dx.needs_icd10)
-        if snomed_only:
+        # Said only when no condition carries an ICD-10-CM code (then one must be chosen for the claim); a
+        # chart with coded and uncoded conditions side by side is normal and the linked codes are checked.
+        if kept and all(dx.needs_icd10 for dx in kept):
             self.notes.append(
-                f"{snomed_only} of {len(kept)} condition(s) have no ICD-10-CM code (SNOMED CT or none): "
+                f"None of the {len(kept)} condition(s) has an ICD-10-CM code (SNOMED CT or none): "
                 "an ICD-10-CM diagnosis must be chosen for the claim."
             )
         if not kept:
