@@ -260,12 +260,9 @@ def main() -> int:
     print(f"  errors: {len(errors)} {sorted(set(errors)) if errors else ''}(target 0)")
     per_check = cpu / len(latencies) * 1000
     cores = os.cpu_count() or 1
-    print(
-        f"  server CPU {per_check:.1f} ms per check: at most {cores * 1000 / per_check:.0f} checks/s on {cores} cores"
-    )
-    print(
-        f"  load average during the run: {os.getloadavg()[0]:.1f} (the machine is shared: latency depends on it)"
-    )
+    capacity = cores * 1000 / per_check
+    print(f"  server CPU {per_check:.1f} ms per check: at most {capacity:.0f} checks/s on {cores} cores")
+    print(f"  load average after the run: {os.getloadavg()[0]:.1f} (a shared machine: latency depends on it)")
     return 0 if not errors else 1
 
 
