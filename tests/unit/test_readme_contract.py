@@ -82,7 +82,8 @@ def test_the_text_format_of_the_example_is_billable(capsys: pytest.CaptureFixtur
     argv = ["--bundle", str(EXAMPLES / "bundle.json"), "--service", str(EXAMPLES / "service.json")]
     assert main(["check", *argv, "--format", "text"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("BILLABLE\n") and "98960 x1" in out and "USD 35.00 to 65.00" in out
+    assert out.startswith("Patient:          Carmen Delgado (Patient/edu-dm-commercial)\n")
+    assert "\n\nBILLABLE\n" in out and "98960 x1" in out and "USD 35.00 to 65.00" in out
 
 
 def test_the_service_file_table_lists_exactly_the_parsers_fields() -> None:

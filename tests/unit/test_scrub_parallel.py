@@ -51,10 +51,14 @@ def test_a_process_pool_gives_the_same_report(export: Path, serial: str) -> None
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[str]:
     distributed = pytest.importorskip("dask.distributed")
-    # The scheduler's HTTP server binds even without a dashboard, by default to 8787: a free loopback port
-    # instead, or a second cluster on the machine makes it warn (an error here) and the test flaky.
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address="127.0.0.1:0", host="127.0.0.1"
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        # No dashboard, and the scheduler's HTTP server on a free port: with dashboard_address=None it still
+        # binds the default 8787, which another process on the machine may hold.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     try:
         yield cluster.scheduler_address
