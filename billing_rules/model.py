@@ -218,6 +218,18 @@ class ExistingCharge:
 
 
 @dataclass(frozen=True)
+class CarePlanInfo:
+    """A CarePlan the EHR holds (a therapy plan of care): its period tells certification timing."""
+
+    id: str | None
+    status: str | None = None
+    intent: str | None = None
+    start: date | None = None
+    end: date | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class ClinicalContext:
     patient: PatientInfo = field(default_factory=PatientInfo)
     encounter: EncounterInfo = field(default_factory=EncounterInfo)
@@ -229,6 +241,7 @@ class ClinicalContext:
     read_notes: tuple[str, ...] = ()  # what the reader could not tell, in plain words
     # Identifiers of this service's own charge (retry detection, rules-contract `duplicate.charge`).
     own_identifiers: tuple[str, ...] = ()
+    care_plans: tuple[CarePlanInfo, ...] = ()  # read where the EHR has them (plan-of-care timing)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -74,7 +74,14 @@ def _abn(policy: Policy) -> str:
 def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
     out = []
     if policy.payer_class == "unknown":
-        out.append(policy.finding("payer.unknown"))
+        read = context.payer
+        if record.payer_class is None and (read.coverage_id or read.name):  # a coverage was read, not classed
+            shown = read.name or f"Coverage/{read.coverage_id}"
+            out.append(
+                policy.finding("payer.unknown", "unclassified", coverage=shown, basis=read.basis or "")
+            )
+        else:
+            out.append(policy.finding("payer.unknown"))
     if policy.code["code"] in policy.payer.get("not_paid", ()):
         payer = policy.payer_name or LABELS.get(policy.payer_class, policy.payer_class)
         alternatives = routes(record, context, policy)

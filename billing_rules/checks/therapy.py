@@ -3,9 +3,11 @@ poc.progress-report, poc.recert."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from billing_rules.estimate import range_for
 from billing_rules.loader import Entry
-from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+from billing_rules.model import CarePlanInfo, ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import ASSISTANTS, Policy
 
 DISCIPLINE_NAMES = {"GP": "physical therapy", "GO": "occupational therapy"}
@@ -142,7 +144,7 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     if policy.payer.get("plan_of_care") and record.plan_of_care_certified is not True and not initial:
         out.append(policy.finding("poc.uncertified"))
     if policy.payer.get("plan_of_care"):
-        out += plan_timing(record, policy)
+        out += plan_timing(record, context, policy)
     return out
 
 
@@ -150,14 +152,38 @@ PROGRESS_EVERY = 10  # treatment days (Benefit Policy Manual ch. 15 §220.3)
 CERTIFIED_DAYS = 90  # calendar days a plan is certified for at most (§220.1.3)
 
 
-def plan_timing(record: ServiceRecord, policy: Policy) -> list[Finding]:
-    """A progress report at least every 10 treatment days; recertification at 90 days or on a plan change."""
+def care_plan_in_force(context: ClinicalContext, on: date) -> CarePlanInfo | None:
+    """The EHR's active plan of care that started on or before the service date (the latest such)."""
+    plans = [
+        p
+        for p in context.care_plans
+        if p.status in (None, "active", "completed") and p.intent in (None, "plan", "order")
+        if p.start is not None and p.start <= on
+    ]
+    return max(plans, key=lambda p: p.start or on, default=None)
+
+
+def plan_timing(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    """A progress report at least every 10 treatment days; recertification at 90 days or on a plan change.
+
+    The plan's start is the service record's, else the EHR CarePlan's in force on the date; a CarePlan whose
+    period ended before the service also needs recertification.
+    """
     out = []
     day = record.treatment_days_since_progress_report
     if day is not None and day >= PROGRESS_EVERY:
         out.append(policy.finding("poc.progress-report", day=day))
-    start = record.plan_of_care_start
-    if start is not None and (policy.on - start).days >= CERTIFIED_DAYS:
+    plan = care_plan_in_force(context, policy.on)
+    start = record.plan_of_care_start or (plan.start if plan else None)
+    if (
+        plan is not None
+        and record.plan_of_care_start is None
+        and plan.end is not None
+        and plan.end < policy.on
+    ):
+        why = f"(CarePlan/{plan.id}) ended on {plan.end.isoformat()}, before this visit"
+        out.append(policy.finding("poc.recert", why=why))
+    elif start is not None and (policy.on - start).days >= CERTIFIED_DAYS:
         days = (policy.on - start).days
         why = f"was certified from {start.isoformat()}, {days} days before this visit (at most 90)"
         out.append(policy.finding("poc.recert", why=why))

@@ -267,3 +267,48 @@ def test_every_route_and_benefit_row_loads() -> None:
     rules = default_rules()
     assert {r["name"] for r in rules.entries("route")} >= {"therapy", "caregiver", "DSMT", "MNT", "G0283"}
     assert len(rules.entries("benefit_hours")) == 4
+
+
+# --- Plan of care from the EHR's CarePlan -------------------------------------------------------------------
+
+
+def careplan(start: str, end: str | None = None, status: str = "active") -> dict[str, Any]:
+    period = {"start": start, **({"end": end} if end else {})}
+    return {
+        "resourceType": "CarePlan",
+        "id": "cp1",
+        "status": status,
+        "intent": "plan",
+        "subject": {"reference": "Patient/p"},
+        "period": period,
+    }
+
+
+def plan_rules(*resources: dict[str, Any], **record: Any) -> set[str]:
+    from billing_rules import evaluate, parse_service_record
+    from fhir_mappings.read import context_from_resources
+
+    context = context_from_resources([{"resourceType": "Patient", "id": "p"}, *resources], patient_id="p")
+    context = replace(context, payer=Payer("medicare"), provider=Provider("PT"))
+    base = {"code": "97110", "minutes": 30, "service_date": "2026-03-02", "diagnoses": ["M17.11"]}
+    base |= {"plan_of_care_certified": True, "therapy_ytd_allowed": 100}
+    return {f.rule for f in evaluate(parse_service_record({**base, **record}), context).findings}
+
+
+@pytest.mark.parametrize(("start", "fires"), [("2025-12-02", True), ("2025-12-03", False)])
+def test_a_careplan_started_90_days_before_needs_recertification(start: str, fires: bool) -> None:
+    assert ("poc.recert" in plan_rules(careplan(start))) is fires
+
+
+def test_a_careplan_that_ended_before_the_visit_needs_recertification() -> None:
+    assert "poc.recert" in plan_rules(careplan("2026-01-10", "2026-02-28"))
+    assert "poc.recert" not in plan_rules(careplan("2026-01-10", "2026-03-31"))
+
+
+def test_the_service_records_plan_start_wins_over_the_careplan() -> None:
+    assert "poc.recert" not in plan_rules(careplan("2025-10-01"), plan_of_care_start="2026-02-01")
+
+
+def test_a_revoked_or_future_careplan_is_not_the_plan_in_force() -> None:
+    assert "poc.recert" not in plan_rules(careplan("2025-10-01", status="revoked"))
+    assert "poc.recert" not in plan_rules(careplan("2026-04-01"))
