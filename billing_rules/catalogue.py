@@ -10,7 +10,10 @@ from billing_rules.loader import RuleSet, default_rules
 GROUPS = (
     "self-management education",
     "group education",
+    "diabetes education and nutrition",
     "therapy with education",
+    "therapy procedures",
+    "modalities",
     "evaluations",
     "caregiver training",
     "remote monitoring",

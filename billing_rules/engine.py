@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from billing_rules.checks import (
+    benefits,
     coverage,
     diagnosis,
     documentation,
@@ -49,6 +50,7 @@ CHECKS = (
     telehealth.check,
     evaluation.check,
     rtm.check,
+    benefits.check,
     duplicate.check,
     edits.check,
 )
@@ -103,6 +105,10 @@ def evaluate(
         findings.extend(check(record, context, policy))
     lines = _lines(record, policy)
     estimate = estimate_for(lines, policy)
+    if any(f.severity == "block" for f in findings):
+        # A blocked line is not submitted as is: no estimate notice for it. The figure itself stays, as the
+        # revenue at risk `smart-edu scrub` sums over blocked charges (DESIGN.md §4).
+        policy.extra = [f for f in policy.extra if not f.rule.startswith("estimate.")]
     findings.extend(policy.extra)
     return _result(findings, lines, estimate, rules)
 
@@ -110,11 +116,26 @@ def evaluate(
 def _lines(record: ServiceRecord, policy: Policy) -> tuple[ChargeLine, ...]:
     diagnoses = tuple(dict.fromkeys(normalise(d) for d in record.diagnoses))[:4]
     modifiers = tuple(dict.fromkeys(policy.modifiers))
-    return tuple(
-        ChargeLine(code, units, modifiers, policy.pos, diagnoses)
-        for code, units in policy.units.items()
-        if units > 0
-    )
+    out = []
+    for code, units in policy.units.items():
+        if units <= 0:
+            continue
+        assistant, marked = policy.assistant_units.get(code, ("", 0))
+        if not marked:
+            out.append(ChargeLine(code, units, modifiers, policy.pos, diagnoses))
+            continue
+        with_cq = _insert_after_discipline(modifiers, assistant)
+        if units > marked:  # the therapist's own whole units: paid in full, no CQ/CO
+            out.append(ChargeLine(code, units - marked, modifiers, policy.pos, diagnoses))
+        out.append(ChargeLine(code, marked, with_cq, policy.pos, diagnoses))
+    return tuple(out)
+
+
+def _insert_after_discipline(modifiers: tuple[str, ...], assistant: str) -> tuple[str, ...]:
+    """GP/GO first, then CQ/CO, then the rest (KX, 95 ...), as payers read them."""
+    head = [m for m in modifiers if m in ("GP", "GO")]
+    rest = [m for m in modifiers if m not in ("GP", "GO")]
+    return tuple(dict.fromkeys([*head, assistant, *rest]))
 
 
 def _result(

@@ -82,18 +82,7 @@ def _period(entry: Entry) -> str:
 
 
 def _say_none(policy: Policy, code: str) -> None:
-    """No range for this date: name the periods that do have one, or say none is loaded at all."""
-    known = [e for e in policy.rules.entries("estimate") if e["payer_class"] == policy.payer_class]
-    periods = [
-        f"{e['effective_from']}..{e['effective_to']}"
-        for e in known
-        if code in e["codes"] and not _void(e, code, policy)
-    ]
-    if periods:
-        used = f"ranges on file: {', '.join(periods)}"
-        label = f"{code} estimate range"
-        policy.extra.append(policy.finding("rules.out-of-period", "estimate", table=label, used=used))
-        return
+    """No range for this date: say once that none is loaded (ranges of other years are never used)."""
     note = GROUP_NOTE if policy.code.get("group_size", [1, 1]) != [1, 1] else ""
     payer = policy.payer_name or policy.payer_class
     policy.extra.append(policy.finding("estimate.not-loaded", line=code, payer=payer, note=note))

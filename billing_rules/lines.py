@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from billing_rules import units
 from billing_rules.loader import Entry, RuleSet
 from billing_rules.model import ServiceRecord
 
-TIMED = frozenset({"timed-30", "timed-15", "caregiver-30", "rtm-management"})
+TIMED = frozenset({"timed-30", "timed-15", "timed-15-alone", "caregiver-30", "rtm-management"})
 
 
 def minutes_of(record: ServiceRecord, code: Entry) -> int | None:
@@ -17,15 +18,36 @@ def minutes_of(record: ServiceRecord, code: Entry) -> int | None:
     return record.minutes
 
 
-def fifteen_minute_pool(record: ServiceRecord, rules: RuleSet, on: date) -> dict[str, int]:
-    """This code's minutes plus the other 15-minute timed codes of the day (known untimed codes left out)."""
-    pool = {}
+@dataclass(frozen=True)
+class Pool:
+    """The CMS 15-minute pool of a service, and what was kept out of it (never a silent unit)."""
+
+    minutes: dict[str, int]
+    unknown: tuple[str, ...]  # codes the catalogue does not know: kept out, the service is blocked
+    excluded: tuple[str, ...]  # known codes with minutes that are not 15-minute timed therapy: kept out
+
+
+def pool_of(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
+    """This code's minutes plus the day's other 15-minute timed codes; unknown and untimed codes kept out.
+
+    Shared by the single service and the visit (whose services are each other's ``other_timed_minutes``).
+    """
+    pool, unknown, excluded = {}, [], []
     for other, minutes in record.other_timed_minutes.items():
         entry = rules.code(other, on)
-        if entry is None or entry["unit"] == "timed-15":
+        if entry is None:
+            unknown.append(other)
+        elif entry["unit"] == "timed-15":
             pool[other] = minutes
+        elif minutes > 0:
+            excluded.append(other)
     pool[record.code] = record.minutes or 0
-    return pool
+    return Pool(pool, tuple(unknown), tuple(excluded))
+
+
+def fifteen_minute_pool(record: ServiceRecord, rules: RuleSet, on: date) -> dict[str, int]:
+    """The pooled minutes only (see ``pool_of``)."""
+    return pool_of(record, rules, on).minutes
 
 
 def compute_units(
@@ -44,6 +66,8 @@ def compute_units(
         return {code["code"]: units.midpoint_units(minutes, 30)}
     if kind == "timed-15":
         return {code["code"]: _fifteen(record, method, rules, on)}
+    if kind == "timed-15-alone":  # its own 15-minute units, never pooled with therapy (MNT)
+        return {code["code"]: units.ama_per_code({code["code"]: minutes})[code["code"]]}
     if kind == "caregiver-30":
         first, extra = units.caregiver_units(minutes, full=method == "full-unit")
         return _with_addon(code, first, extra)
@@ -51,10 +75,24 @@ def compute_units(
     return _with_addon(code, first, extra)
 
 
+def unit_values(rules: RuleSet, on: date) -> dict[str, float]:
+    """Per-unit Medicare values on file for the date (the high end of a loaded range): tie-break by value."""
+    out: dict[str, float] = {}
+    for e in rules.entries("estimate"):
+        if (
+            e["payer_class"] == "medicare"
+            and e["effective_from"] <= on <= e["effective_to"]
+            and e["high"] > 0
+        ):
+            for code in e["codes"]:
+                out[code] = max(out.get(code, 0.0), float(e["high"]))
+    return out
+
+
 def _fifteen(record: ServiceRecord, method: str, rules: RuleSet, on: date) -> int:
     pool = fifteen_minute_pool(record, rules, on)
     if method == "cms-total-minutes":
-        return units.cms_total_minutes(pool)[record.code]
+        return units.cms_total_minutes(pool, unit_values(rules, on))[record.code]
     if method == "full-unit":
         return units.full_units(pool[record.code], 15)
     return units.ama_per_code(pool)[record.code]

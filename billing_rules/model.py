@@ -64,6 +64,7 @@ class RtmData:
     management_minutes: int | None = None
     interactive_communication: bool | None = None
     rpm_same_month: bool | None = None
+    setup_billed: bool | None = None  # 98975 already billed in this episode of care
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,13 @@ class ServiceRecord:
     teach_back: str | None = None
     caregiver: str | None = None  # who: "daughter"
     interpreter: str | None = None  # who and how: "daughter, Spanish", "phone interpreter, Vietnamese"
+    # Issue 12: DSMT/MNT benefit facts and Medicare plan-of-care timing (rules-contract §1, added fields).
+    accredited_program: bool | None = None
+    benefit_year: Literal["first", "subsequent"] | None = None
+    benefit_hours_used: float | None = None
+    treatment_days_since_progress_report: int | None = None
+    plan_of_care_start: date | None = None
+    plan_of_care_changed: bool | None = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -210,6 +218,18 @@ class ExistingCharge:
 
 
 @dataclass(frozen=True)
+class CarePlanInfo:
+    """A CarePlan the EHR holds (a therapy plan of care): its period tells certification timing."""
+
+    id: str | None
+    status: str | None = None
+    intent: str | None = None
+    start: date | None = None
+    end: date | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class ClinicalContext:
     patient: PatientInfo = field(default_factory=PatientInfo)
     encounter: EncounterInfo = field(default_factory=EncounterInfo)
@@ -221,6 +241,7 @@ class ClinicalContext:
     read_notes: tuple[str, ...] = ()  # what the reader could not tell, in plain words
     # Identifiers of this service's own charge (retry detection, rules-contract `duplicate.charge`).
     own_identifiers: tuple[str, ...] = ()
+    care_plans: tuple[CarePlanInfo, ...] = ()  # read where the EHR has them (plan-of-care timing)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class Policy:
     role: str
     units: dict[str, int] = field(default_factory=dict)
     modifiers: list[str] = field(default_factory=list)
+    # code -> (assistant modifier, units that carry it): CQ/CO per unit (the other units go on their own line)
+    assistant_units: dict[str, tuple[str, int]] = field(default_factory=dict)
     pos: str | None = None
     extra: list[Finding] = field(default_factory=list)
 

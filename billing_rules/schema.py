@@ -31,6 +31,7 @@ UNVERIFIED_TAG = "[UNVERIFIED]"
 UNIT_KINDS = (
     "timed-30",
     "timed-15",
+    "timed-15-alone",  # 15-minute units converted per code, never pooled with therapy (MNT 97802/97803)
     "untimed",
     "caregiver-30",
     "add-on",
@@ -74,6 +75,26 @@ TABLES: dict[str, Spec] = {
         "first_minutes": ("int", False),
         "remote": ("bool", False),
         "order_kind": ("str", False),
+        "eval_components": ("str", False),  # pt (97161-97163, checked) | ot (not inputs)
+        "dx_families": ("strs", False),  # the condition families the payer requires (DSMT: diabetes)
+        "benefit": ("str", False),  # dsmt | mnt: hours per benefit year
+        "not_with": ("strs", False),  # codes not billed the same day for the same patient
+        **DATED,
+    },
+    # Payable routes named when a payer does not cover a code, filtered by role and diagnosis families.
+    "route": {
+        "name": ("str", True),
+        "label": ("str", True),
+        "for_codes": ("strs", True),
+        "roles": ("strs", True),
+        "dx_families": ("strs", True),
+        **DATED,
+    },
+    # Hours a benefit covers per benefit year (DSMT: 10 initial, 2 follow-up; MNT: 3 first, 2 later).
+    "benefit_hours": {
+        "benefit": ("str", True),
+        "year": ("str", True),
+        "hours": ("num", True),
         **DATED,
     },
     "policy": {
@@ -139,6 +160,10 @@ ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("code", "patient"): ("required", "absent", "any"),
     ("code", "therapy"): ("always", "sometimes", "never"),
     ("code", "eval_level"): ("low", "moderate", "high"),
+    ("code", "eval_components"): ("pt", "ot"),
+    ("code", "benefit"): ("dsmt", "mnt"),
+    ("benefit_hours", "benefit"): ("dsmt", "mnt"),
+    ("benefit_hours", "year"): ("first", "subsequent"),
     ("policy", "payer_class"): PAYER_CLASSES,
     ("policy", "unit_method"): UNIT_METHODS,
     ("policy", "telehealth"): ("medicare", "allowed", "not-covered"),

@@ -117,6 +117,13 @@ def _number(field: str, value: Any) -> float:
     return float(value)
 
 
+def _hours(field: str, value: Any) -> float:
+    hours = _number(field, value)
+    if hours > 100:
+        raise BadInput(field, f"{value} hours of one benefit in a year is not credible (at most 100)")
+    return hours
+
+
 def _object(field: str, value: Any, parsers: Mapping[str, Callable[[str, Any], Any]]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(field, "must be an object")
@@ -145,6 +152,7 @@ def _rtm(field: str, value: Any) -> RtmData:
         "management_minutes": lambda f, v: _int(f, v, 0, MAX_MONTH_MINUTES),
         "interactive_communication": _bool,
         "rpm_same_month": _bool,
+        "setup_billed": _bool,
     }
     return RtmData(**_object(field, value, parsers))
 
@@ -172,6 +180,12 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "therapy_ytd_allowed": _number,
     "payer_class": lambda f, v: _enum(f, v, PAYER_CLASSES),
     "provider_role": lambda f, v: _enum(f, v, PROVIDER_ROLES),
+    "accredited_program": _bool,
+    "benefit_year": lambda f, v: _enum(f, v, ("first", "subsequent")),
+    "benefit_hours_used": lambda f, v: _hours(f, v),
+    "treatment_days_since_progress_report": lambda f, v: _int(f, v, 0, 366),
+    "plan_of_care_start": _date,
+    "plan_of_care_changed": _bool,
     **dict.fromkeys(NOTE_TEXT_FIELDS, _str),
 }
 

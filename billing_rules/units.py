@@ -28,23 +28,46 @@ def fifteen_minute_units(minutes: int) -> int:
     return max(0, minutes + 7) // FIFTEEN
 
 
-def cms_total_minutes(minutes_by_code: Mapping[str, int]) -> dict[str, int]:
+def _ranked(minutes_by_code: Mapping[str, int], values: Mapping[str, float]) -> list[str]:
+    """Codes with leftover minutes, best first: more leftover, more minutes, higher value, then code order."""
+    return sorted(
+        (c for c, m in minutes_by_code.items() if m > 0 and m % FIFTEEN),
+        key=lambda c: (-(minutes_by_code[c] % FIFTEEN), -minutes_by_code[c], -values.get(c, 0.0), c),
+    )
+
+
+def cms_total_minutes(
+    minutes_by_code: Mapping[str, int], values: Mapping[str, float] | None = None
+) -> dict[str, int]:
     """CMS 8-minute rule over all 15-minute timed codes of a date, allocated per §7.2.
 
     Units come from the pooled total; each code keeps its whole 15-minute blocks and the remaining units go
-    to the codes with the largest leftover minutes (ties: more total minutes, then code order).
+    to the codes with the largest leftover minutes (ties: more total minutes, then the higher-valued code
+    where ``values`` knows it, then code order; ``cms_tie`` says when the clinician may choose).
     """
     total = sum(m for m in minutes_by_code.values() if m > 0)
     units = fifteen_minute_units(total)
     alloc = {code: max(0, m) // FIFTEEN for code, m in minutes_by_code.items()}
     left = units - sum(alloc.values())
-    ranked = sorted(
-        (c for c, m in minutes_by_code.items() if m > 0 and m % FIFTEEN),
-        key=lambda c: (-(minutes_by_code[c] % FIFTEEN), -minutes_by_code[c], c),
-    )
-    for code in ranked[: max(0, left)]:
+    for code in _ranked(minutes_by_code, values or {})[: max(0, left)]:
         alloc[code] += 1
     return alloc
+
+
+def cms_tie(
+    minutes_by_code: Mapping[str, int], values: Mapping[str, float] | None = None
+) -> tuple[list[str], str] | None:
+    """When the last extra unit fell between codes of equal leftover and total minutes: (tied, winner)."""
+    total = sum(m for m in minutes_by_code.values() if m > 0)
+    left = fifteen_minute_units(total) - sum(max(0, m) // FIFTEEN for m in minutes_by_code.values())
+    ranked = _ranked(minutes_by_code, values or {})
+    if left <= 0 or left >= len(ranked):
+        return None
+    last, first_out = ranked[left - 1], ranked[left]
+    if minutes_by_code[last] != minutes_by_code[first_out]:
+        return None
+    tied = [c for c in ranked if minutes_by_code[c] == minutes_by_code[last]]
+    return tied, last
 
 
 def ama_per_code(minutes_by_code: Mapping[str, int]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from billing_rules.engine import evaluate
 from billing_rules.lines import TIMED
-from billing_rules.loader import RuleSet, default_rules
+from billing_rules.loader import RuleSet, default_rules, pick
 from billing_rules.model import (
     SEVERITY_ORDER,
     ChargeLine,
@@ -46,6 +46,10 @@ VISIT_SCOPE = frozenset(
         "modifier.therapy",
         "telehealth.place-of-service",
         "estimate.not-loaded",
+        "time.untimed-excluded",
+        "benefit.hours",
+        "benefit.not-accredited",
+        "payer.authorization",
     }
 )
 _HOLE = "\x00"
@@ -149,6 +153,7 @@ def evaluate_visit(
         for ev, record, billed in zip(evaluations, records, _billed_elsewhere(evaluations), strict=True)
     ]
     findings = _visit_findings(visit.codes, evaluations, rules)
+    findings = _sorted(findings + _kx_together(visit, context, evaluations, rules, on))
     lines = tuple(line for ev in evaluations for line in ev.charge_lines)
     blocked = any(f.severity == "block" for f in findings)
     return VisitEvaluation(
@@ -184,6 +189,52 @@ def _timed_total(visit: VisitRecord, rules: RuleSet, on: date) -> int:
     )
 
 
+def _kx_together(
+    visit: VisitRecord, context: ClinicalContext, evaluations: list[Evaluation], rules: RuleSet, on: date
+) -> tuple[VisitFinding, ...]:
+    """Each service checks the KX threshold with its own lines; the visit's lines together may cross it even
+    when no single one does. The ceiling: the visit's loaded estimate, else the per-unit bound x its units."""
+    first = visit.services[0]
+    ytd = first.therapy_ytd_allowed
+    said = any(f.rule == "kx.threshold" and f.severity != "info" for ev in evaluations for f in ev.findings)
+    lines = [line for ev in evaluations for line in ev.charge_lines]
+    if ytd is None or said or len(evaluations) < 2 or not lines:
+        return ()
+    name = context.payer.name if first.payer_class in (None, context.payer.payer_class) else None
+    if not rules.policy(payer_of(first, context), name, on)[0].get("kx"):
+        return ()
+    threshold, unit = pick(rules.entries("kx_threshold"), on), pick(rules.entries("kx_unit_ceiling"), on)
+    total = _total(evaluations)
+    if total is not None:
+        ceiling, basis = total.high, "the loaded estimates"
+    elif unit is not None:
+        units = sum(line.units for line in lines)
+        ceiling, basis = unit["amount"] * units, f"at most ${unit['amount']:,.0f} a unit"
+    else:
+        return ()
+    if threshold is None or ytd >= threshold["amount"] or ytd + ceiling < threshold["amount"]:
+        return ()
+    entry = rules.registry[("kx.threshold", "may-cross-visit")]
+    values = {
+        "ytd": f"{ytd:,.2f}",
+        "line": f"{ceiling:,.2f}",
+        "basis": basis,
+        "threshold": f"{threshold['amount']:,.0f}",
+        "year": threshold["effective_from"].year,
+    }
+    finding = VisitFinding(
+        rule="kx.threshold",
+        severity=entry["severity"],
+        message=entry["message"].format_map(values),
+        prompt=entry["prompt"].format_map(values),
+        field=entry["field"],
+        source=entry["source"],
+        source_urls=tuple(entry.get("source_urls", ())),
+        code=None,
+    )
+    return (finding,)
+
+
 def _billed_elsewhere(evaluations: list[Evaluation]) -> list[bool]:
     return [
         any(ev.charge_lines for j, ev in enumerate(evaluations) if j != i) for i in range(len(evaluations))
@@ -206,6 +257,9 @@ def _in_visit(
     services with more minutes, or the payer converts each code alone) are recorded, not blocked, when other
     services of the visit bill."""
     findings = list(ev.findings)
+    # A code the catalogue does not know is a service of this visit, blocked on its own (rules.not-evaluated);
+    # the other services' units never counted it, so they need not repeat the block.
+    findings = [f for f in findings if f.rule != "time.unknown-code"]
     if initial:
         findings = [f for f in findings if f.rule != "poc.uncertified"]
     if billed_elsewhere and not ev.charge_lines and record.minutes:
@@ -250,8 +304,11 @@ def _visit_findings(
         for f in ev.findings:
             groups.setdefault(_key(code, f), []).append((code, f))
     out = [_merge(members, rules) for members in groups.values()]
-    out.sort(key=lambda f: SEVERITY_ORDER[f.severity])
-    return tuple(out)
+    return _sorted(tuple(out))
+
+
+def _sorted(findings: tuple[VisitFinding, ...]) -> tuple[VisitFinding, ...]:
+    return tuple(sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity]))
 
 
 def _key(code: str, f: Finding) -> tuple[Any, ...]:
@@ -266,14 +323,13 @@ def _merge(members: list[tuple[str, Finding]], rules: RuleSet) -> VisitFinding:
     code, first = members[0]
     codes = list(dict.fromkeys(c for c, _ in members))
     if len(codes) == 1 or first.rule == "ncci.pair":
-        return VisitFinding(**asdict(first) | {"source_urls": first.source_urls}, code=code)
+        return VisitFinding(**vars(first), code=code)
     named = _join(codes)
     message, prompt = first.message.replace(code, _HOLE), first.prompt.replace(code, _HOLE)
     wording = rules.registry.get((first.rule, "visit"))
     if wording is not None and _HOLE in message:
         message = wording["message"].format_map({"codes": named})
-    fields = asdict(first) | {"source_urls": first.source_urls}
-    fields |= {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
+    fields = vars(first) | {"message": message.replace(_HOLE, named), "prompt": prompt.replace(_HOLE, named)}
     return VisitFinding(**fields, code=None)
 
 

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from billing_rules.model import ClinicalContext, EncounterInfo, Order, PatientInfo, Payer, Provider
+from billing_rules.model import (
+    CarePlanInfo,
+    ClinicalContext,
+    EncounterInfo,
+    Order,
+    PatientInfo,
+    Payer,
+    Provider,
+)
 from fhir_mappings.codes import VERIFICATION_EXCLUDED
 from fhir_mappings.read_clinical import diagnosis, encounter_info, existing_charge, order, patient_info
 from fhir_mappings.read_payer import payer_class_from_coverage
@@ -164,10 +172,11 @@ class _Reader:
             kept.append(dx)
         if skipped:
             self.notes.append(f"{skipped} condition(s) marked refuted or entered in error were left out.")
-        snomed_only = sum(1 for dx in kept if dx.needs_icd10)
-        if snomed_only:
+        # Said only when no condition carries an ICD-10-CM code (then one must be chosen for the claim); a
+        # chart with coded and uncoded conditions side by side is normal and the linked codes are checked.
+        if kept and all(dx.needs_icd10 for dx in kept):
             self.notes.append(
-                f"{snomed_only} of {len(kept)} condition(s) have no ICD-10-CM code (SNOMED CT or none): "
+                f"None of the {len(kept)} condition(s) has an ICD-10-CM code (SNOMED CT or none): "
                 "an ICD-10-CM diagnosis must be chosen for the claim."
             )
         if not kept:
@@ -241,6 +250,23 @@ class _Reader:
             out.append(order(request, self.refs, role))
         return tuple(out)
 
+    def care_plans(self) -> tuple[CarePlanInfo, ...]:
+        """CarePlans of the patient (any kind: the engine picks one in force on the service date)."""
+        out = []
+        for plan in self.of_type("CarePlan"):
+            period = as_map(plan.get("period"))
+            out.append(
+                CarePlanInfo(
+                    id=text(plan.get("id")),
+                    status=text(plan.get("status")),
+                    intent=text(plan.get("intent")),
+                    start=_day(period.get("start")),
+                    end=_day(period.get("end")),
+                    title=text(plan.get("title")),
+                )
+            )
+        return tuple(out)
+
     def charges(self) -> tuple[Any, ...]:
         charges = tuple(existing_charge(c, self.refs) for c in self.of_type("ChargeItem"))
         uncoded = sum(1 for c in charges if c.code is None)
@@ -270,7 +296,17 @@ def _build(entries: list[Entry], notes: list[str], **kwargs: Any) -> ClinicalCon
         orders=reader.orders(),
         existing_charges=reader.charges(),
         read_notes=tuple(dict.fromkeys(notes)),
+        care_plans=reader.care_plans(),
     )
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def context_from_resources(

@@ -84,9 +84,11 @@ def _name_class(name: str) -> PayerClass | None:
 
 
 def coverage_names(coverage: Resource, payor_org: Mapping[str, Any] | None) -> list[str]:
-    """Every name that may tell the program: type text, plan/group names, payor display and name."""
+    """Every element that may name the program: type text, plan/group names and values ("Medicare Part A" in
+    ``class.value`` as some EHRs send it), payor display and the payor organisation's name."""
     names = [text(as_map(coverage.get("type")).get("text"))]
-    names += [text(as_map(c).get("name")) for c in as_list(coverage.get("class"))]
+    for c in as_list(coverage.get("class")):
+        names += [text(as_map(c).get("name")), text(as_map(c).get("value"))]
     names += [text(as_map(p).get("display")) for p in as_list(coverage.get("payor"))]
     names.append(text(as_map(payor_org).get("name")))
     return [n for n in names if n]

@@ -370,7 +370,7 @@ class InvalidResource(ValueError):
         words = list(dict.fromkeys(_element_words(e) for e in elements)) or ["a value"]
         what = RESOURCE_WORDS.get(resource_type, "the record")
         self.message = (
-            f"Not written: {what} could not be built for the EHR ({' and '.join(words[:3])} "
+            f"{what[0].upper()}{what[1:]} could not be built for the EHR ({' and '.join(words[:3])} "
             "not in a form it accepts). Nothing was sent; check the time and date fields and sign again."
         )
         super().__init__(self.message)

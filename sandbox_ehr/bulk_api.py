@@ -72,7 +72,8 @@ def status(job_id: str) -> Response:
     if job.polls_left > 0:
         done = st.config.export_polls - job.polls_left
         job.polls_left -= 1
-        headers = {"X-Progress": f"in progress ({done} of {st.config.export_polls} steps)",
+        percent = 100 * done // st.config.export_polls
+        headers = {"X-Progress": f"{percent}% (step {done + 1} of {st.config.export_polls})",
                    "Retry-After": str(st.config.export_retry_after)}  # fmt: skip
         return Response(status=202, headers=headers)
     return _manifest(st, job)

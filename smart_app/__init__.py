@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
     from flask import Flask
 
-    from smart_app import config, launch, launches, logs, security
+    from smart_app import config, launch, launches, logs, readiness, security
     from smart_app.point_of_care import views as point_of_care
     from smart_app.point_of_care.curricula import use_deployment_curricula
     from smart_app.profiles import load_profiles
@@ -52,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     launches.init_app(app)
 
     app.register_blueprint(launch.bp)
+    app.register_blueprint(readiness.bp)
     app.register_blueprint(point_of_care.bp)
     # --- other blueprints: register them here, one line each (e.g. the CDS Hooks blueprint) ---
     from smart_app.cds_hooks import bp as cds_hooks_bp

@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scrub.set_defaults(module="smart_app.commands.scrub")
 
+    db = sub.add_parser(
+        "db",
+        help="the store's schema: apply the migrations (at deploy time) or show where it is",
+        epilog="store: the same as outbox's (named on stderr). upgrade: exit 0 at head (PostgreSQL: under an "
+        "advisory lock, safe from every instance at once), 2 error; current: exit 0 at head, 1 an upgrade "
+        "is needed (or the store is newer than this version), 2 error",
+    )
+    db.add_argument("action", choices=("upgrade", "current"))
+    db.set_defaults(module="smart_app.commands.db")
+
     rules = sub.add_parser(
         "rules", help="the rule data's periods: what is in force, what expires, what is missing"
     )

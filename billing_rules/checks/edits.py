@@ -19,7 +19,9 @@ def _same_day_codes(record: ServiceRecord, context: ClinicalContext, policy: Pol
 def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
     tables = policy.rules.edit_tables
     mue = tables.mue_table(policy.on) if tables else None
-    if tables is None or (not tables.ptp_loaded(policy.on) and mue is None):
+    if tables is None:
+        return []  # none loaded at all: `smart-edu rules status` says so, not every evaluation
+    if not tables.ptp_loaded(policy.on) and mue is None:
         return [policy.finding("ncci.not-checked")]
     out = []
     others = [c for c in _same_day_codes(record, context, policy) if c not in policy.units]

@@ -33,8 +33,8 @@ def supported_level(ev: EvaluationComponents) -> str:
 
 def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
     level = policy.code.get("eval_level")
-    if level is None:
-        return []
+    if level is None or policy.code.get("eval_components", "pt") != "pt":
+        return []  # the OT evaluation components (97165-97167) are not inputs: the level is the clinician's
     ev = record.evaluation or EvaluationComponents()
     missing = [words for name, words in COMPONENT_WORDS.items() if getattr(ev, name) is None]
     if missing:

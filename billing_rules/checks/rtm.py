@@ -58,6 +58,29 @@ def _under_coded(record: ServiceRecord, policy: Policy) -> list[Finding]:
     return []
 
 
+def _setup(rtm: RtmData, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    """98975: at least the period's floor of days with data (2 from 2026, 16 before), once per episode."""
+    out = []
+    low = policy.code["days"][0]
+    days = rtm.days_of_data
+    if days is None or days < low:
+        shown = "an unknown number of" if days is None else days
+        suggestion = (
+            f"Bill {policy.code['code']} once at least {low} days of data are recorded in the period."
+        )
+        out.append(policy.finding("rtm.days", days=shown, suggestion=suggestion))
+    own = set(context.own_identifiers)
+    earlier = [
+        c
+        for c in context.existing_charges
+        if c.code == policy.code["code"] and not own & set(c.identifiers) and c.status != "entered-in-error"
+    ]
+    if rtm.setup_billed is True or earlier:
+        where = f" (ChargeItem/{earlier[0].id})" if earlier and earlier[0].id else ""
+        out.append(policy.finding("rtm.setup-repeat", where=where))
+    return out
+
+
 def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
     code = policy.code
     if code["group"] != "remote monitoring":
@@ -66,6 +89,8 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     out = []
     if code["unit"] == "rtm-device":
         out += _days(policy, rtm)
+    elif "days" in code:
+        out += _setup(rtm, context, policy)
     if "interaction" in code.get("requires", ()) and rtm.interactive_communication is not True:
         out.append(policy.finding("rtm.interaction-missing"))
     if rtm.rpm_same_month is True:

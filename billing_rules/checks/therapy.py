@@ -1,10 +1,13 @@
-"""Medicare-style therapy requirements: modifier.therapy, assistant.cq, kx.threshold, poc.uncertified."""
+"""Medicare-style therapy requirements: modifier.therapy, assistant.cq, kx.threshold, poc.uncertified,
+poc.progress-report, poc.recert."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from billing_rules.estimate import range_for
 from billing_rules.loader import Entry
-from billing_rules.model import ClinicalContext, Finding, ServiceRecord
+from billing_rules.model import CarePlanInfo, ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import ASSISTANTS, Policy
 
 DISCIPLINE_NAMES = {"GP": "physical therapy", "GO": "occupational therapy"}
@@ -25,33 +28,41 @@ UNIT_MINUTES = {"timed-15": 15, "timed-30": 30, "caregiver-30": 30}
 
 
 def _assistant(record: ServiceRecord, policy: Policy) -> list[Finding]:
-    """CQ/CO when an assistant furnished more than 10% of a unit (rules-contract §2; CMS applies it per unit).
+    """CQ/CO per unit, as CMS applies the 10% de minimis test (rules-contract §2, billing-rules.md §8.4).
 
-    The engine cannot tell which unit the assistant's minutes fell in, so any share above 10% of one unit puts
-    the modifier on the line (never an unmarked assistant unit); the prompt says when a split line pays more.
+    A PTA/OTA rendering: every unit. Otherwise the therapist's own minutes make whole units without the
+    modifier (as many as they fill, at most the line's units); the remaining units carry it when the
+    assistant's minutes are more than 10% of them. ``policy.assistant_units`` says how many units of each
+    line carry it.
     """
     modifier = policy.modifier("assistant", policy.role)
     if not policy.payer.get("assistant_modifiers") or modifier is None:
         return []
+    code = policy.code["code"]
+    units = policy.units.get(code, 0)
     if policy.role in ASSISTANTS:
-        return _cq(policy, modifier, "all", "")
+        return _cq(policy, modifier, "all", units, units)
     unit = UNIT_MINUTES.get(policy.code["unit"]) or policy.code.get("first_minutes") or record.minutes
     helped = record.assistant_minutes
-    if not helped or not unit or helped * 10 <= unit:
+    if not helped or not unit or not units or not record.minutes:
         return []
-    share = f"{helped} of {record.minutes} minutes (more than 10% of a {unit}-minute unit)"
-    units = sum(policy.units.values())
-    split = ""
-    if record.minutes and units > 1 and record.minutes - helped >= unit:
-        split = (
-            f" CMS applies the 10% test per unit: units the therapist furnished in full are paid without"
-            f" {modifier}; bill them on a separate line without {modifier} if the minutes show it."
-        )
-    return _cq(policy, modifier, share, split)
+    own_units = min(units, (record.minutes - helped) // unit) if policy.code["unit"] != "untimed" else 0
+    marked = units - own_units
+    span = unit * marked if policy.code["unit"] != "untimed" else record.minutes
+    if marked <= 0 or helped * 10 <= span:
+        return []
+    share = f"{helped} of {record.minutes} minutes (more than 10% of the units they fall in)"
+    return _cq(policy, modifier, share, marked, units)
 
 
-def _cq(policy: Policy, modifier: str, share: str, split: str) -> list[Finding]:
-    policy.modifiers.append(modifier)
+def _cq(policy: Policy, modifier: str, share: str, marked: int, units: int) -> list[Finding]:
+    policy.assistant_units[policy.code["code"]] = (modifier, marked)
+    split = (
+        f" {marked} of {units} units carry {modifier}; the therapist's own {units - marked} are billed on a"
+        f" separate line without it."
+        if 0 < marked < units
+        else ""
+    )
     return [policy.finding("assistant.cq", share=share, modifier=modifier, split=split)]
 
 
@@ -132,4 +143,50 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     initial = policy.code.get("eval_level") is not None
     if policy.payer.get("plan_of_care") and record.plan_of_care_certified is not True and not initial:
         out.append(policy.finding("poc.uncertified"))
+    if policy.payer.get("plan_of_care"):
+        out += plan_timing(record, context, policy)
+    return out
+
+
+PROGRESS_EVERY = 10  # treatment days (Benefit Policy Manual ch. 15 §220.3)
+CERTIFIED_DAYS = 90  # calendar days a plan is certified for at most (§220.1.3)
+
+
+def care_plan_in_force(context: ClinicalContext, on: date) -> CarePlanInfo | None:
+    """The EHR's active plan of care that started on or before the service date (the latest such)."""
+    plans = [
+        p
+        for p in context.care_plans
+        if p.status in (None, "active", "completed") and p.intent in (None, "plan", "order")
+        if p.start is not None and p.start <= on
+    ]
+    return max(plans, key=lambda p: p.start or on, default=None)
+
+
+def plan_timing(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> list[Finding]:
+    """A progress report at least every 10 treatment days; recertification at 90 days or on a plan change.
+
+    The plan's start is the service record's, else the EHR CarePlan's in force on the date; a CarePlan whose
+    period ended before the service also needs recertification.
+    """
+    out = []
+    day = record.treatment_days_since_progress_report
+    if day is not None and day >= PROGRESS_EVERY:
+        out.append(policy.finding("poc.progress-report", day=day))
+    plan = care_plan_in_force(context, policy.on)
+    start = record.plan_of_care_start or (plan.start if plan else None)
+    if (
+        plan is not None
+        and record.plan_of_care_start is None
+        and plan.end is not None
+        and plan.end < policy.on
+    ):
+        why = f"(CarePlan/{plan.id}) ended on {plan.end.isoformat()}, before this visit"
+        out.append(policy.finding("poc.recert", why=why))
+    elif start is not None and (policy.on - start).days >= CERTIFIED_DAYS:
+        days = (policy.on - start).days
+        why = f"was certified from {start.isoformat()}, {days} days before this visit (at most 90)"
+        out.append(policy.finding("poc.recert", why=why))
+    elif record.plan_of_care_changed is True:
+        out.append(policy.finding("poc.recert", why="changed since it was certified"))
     return out

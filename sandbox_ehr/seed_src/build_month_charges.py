@@ -27,9 +27,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from billing_rules.model import ChargeLine, ServiceRecord
-from fhir_mappings.note import generate_note
+from billing_rules.visit import VisitRecord
+from fhir_mappings.note import generate_note, note_title
 from fhir_mappings.write import WriteContext, build_charge_item, build_document_reference
-from sandbox_ehr.seed_src.build_edu_cases import coverage, diagnosis, order, patient, put
+from sandbox_ehr.seed_src.build_edu_cases import PRACTITIONERS, coverage, diagnosis, order, patient, put
 from sandbox_ehr.wiring import CLINIC_GROUP_ID
 
 TZ = ZoneInfo("America/Los_Angeles")
@@ -70,6 +71,9 @@ GIVEN = ["Ava", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ine
 FAMILY = ["Abbott", "Baptiste", "Castillo", "Dunn", "Eriksen", "Fong", "Garza", "Haddad", "Ibarra", "Jensen",
           "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Okoye", "Petrov", "Quintero", "Reyes", "Sato",
           "Tran", "Ulloa", "Vasquez", "Whitfield", "Yamada", "Zeller"]  # fmt: skip
+ROLES = {"pt-rivera": "PT", "pta-cho": "PTA", "ot-nguyen": "OT", "rn-okafor": "RN", "rd-patel": "RD",
+         "np-lopez": "NP", "md-hughes": "MD"}  # fmt: skip
+SIGNERS = {p[0]: (f"{p[1]} {p[2]}", p[3]) for p in PRACTITIONERS}  # id -> (name, credentials)
 PT_CODES = ["97110", "97112", "97140", "97530", "97116"]
 
 #: Patient id → the finding the scrub must raise there (docs/sandbox.md lists them for billers and testers).
@@ -130,24 +134,30 @@ class Builder:
         ctx = WriteContext(
             pid, eid, f"Practitioner/{who}", CLINIC, end + timedelta(minutes=20), start, end, day
         )
+        lines = [
+            ChargeLine(code, minutes // (30 if code.startswith("989") else 15), mods, pos, (dx[0],))
+            for code, minutes, mods in services
+        ]
         note_ref = None
-        if by_app:
+        if by_app:  # as the app writes a signed visit: ONE note for the visit's services
             note_ref = f"DocumentReference/doc-{eid}"
-            text = "\n".join(
-                generate_note(
-                    _record(code, minutes, day, dx[0], curriculum, group_size, klass),
-                    start=start,
-                    end=end,
-                    diagnosis_labels={dx[0]: dx[1]},
-                    author_name=who,
+            visit = VisitRecord(
+                services=tuple(
+                    _record(code, minutes, day, dx[0], curriculum, group_size, klass, ROLES[who])
+                    for code, minutes, _ in services
                 )
-                for code, minutes, _ in services
             )
-            doc = build_document_reference(ctx, identifier_value=_hash("doc", eid), note_text=text)
+            name, credentials = SIGNERS[who]
+            labels = {dx[0]: dx[1]}
+            text = generate_note(visit, charge_lines=lines, start=start, end=end, diagnosis_labels=labels,
+                                 author_name=name, author_credentials=credentials)  # fmt: skip
+            title, family = note_title(visit)
+            doc = build_document_reference(
+                ctx, identifier_value=_hash("doc", eid), note_text=text, title=title, family=family
+            )
             self.add({**doc, "id": f"doc-{eid}"})
-        for code, minutes, modifiers in services:
-            units = minutes // (30 if code.startswith("989") else 15)
-            line = ChargeLine(code, units, modifiers, pos, (dx[0],))
+        for line in lines:
+            code = line.code
             charge = build_charge_item(
                 ctx, line, identifier_value=_hash("charge", eid, code), note_ref=note_ref,
                 diagnosis_labels={dx[0]: dx[1]},
@@ -162,12 +172,12 @@ class Builder:
 
 
 def _record(
-    code: str, minutes: int, day: date, dx: str, curriculum: str | None, group: int, klass: str
+    code: str, minutes: int, day: date, dx: str, curriculum: str | None, group: int, klass: str, role: Any
 ) -> ServiceRecord:
     topics = ("self-monitoring", "medications", "action plan") if curriculum else ()
     return ServiceRecord(
         code=code, service_date=day, minutes=minutes, curriculum=curriculum, topics=topics, diagnoses=(dx,),
-        patients_in_group=group, location="home" if klass == "HH" else "office",
+        patients_in_group=group, location="home" if klass == "HH" else "office", provider_role=role,
     )  # fmt: skip
 
 

@@ -161,8 +161,35 @@ def _acknowledged(action: str, message: str | None) -> tuple[list[dict[str, str]
 
 
 def _codes(what: dict[str, Any]) -> str:
-    charges = [f"{c.get('code')}x{c.get('units')}" for c in what.get("charges") or []]
-    return " ".join(charges) or " ".join(_words(what.get("codes")))
+    """The claim lines as a biller reads them, e.g. ``97110 x2 GP,KX dx M17.11; 97140 x1 GP dx M17.11
+    USD 60-80`` (older rows hold code and units only); a CDS card's codes otherwise."""
+    lines = [_charge_text(c) for c in what.get("charges") or [] if isinstance(c, dict)]
+    if not lines:
+        return " ".join(_words(what.get("codes")))
+    return "; ".join(lines) + _amount(what.get("estimate"))
+
+
+def _charge_text(charge: dict[str, Any]) -> str:
+    text = f"{charge.get('code')} x{charge.get('units')}"
+    modifiers = _words(charge.get("modifiers"))
+    diagnoses = _words(charge.get("diagnoses"))
+    return (
+        text
+        + (f" {','.join(modifiers)}" if modifiers else "")
+        + (f" dx {','.join(diagnoses)}" if diagnoses else "")
+    )
+
+
+def _amount(estimate: Any) -> str:
+    if not isinstance(estimate, dict) or not isinstance(estimate.get("low"), int | float):
+        return ""
+    low = float(estimate["low"])
+    high = float(estimate["high"]) if isinstance(estimate.get("high"), int | float) else low
+    return f" {estimate.get('currency') or 'USD'} {_money(low)}-{_money(high)}"
+
+
+def _money(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
 def _words(value: Any) -> list[str]:

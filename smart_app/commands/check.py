@@ -102,10 +102,31 @@ def _tag(finding: Finding) -> str:
     return "" if code == "" else f" ({code or 'visit'})"
 
 
-def format_text(evaluation: Evaluation | VisitEvaluation, context: ClinicalContext) -> str:
-    """What a biller reads: the verdict, charge lines, estimate, then findings by severity with their prompts
-    and sources; for a visit, each service's verdict and the service each finding concerns."""
-    out = ["BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is"]
+def header(context: ClinicalContext, service_date: date | None) -> list[str]:
+    """Whose claim this is: patient, date of service and payer, as the bundle and the service file say."""
+    patient = context.patient
+    who = " ".join(x for x in (patient.name, f"(Patient/{patient.id})" if patient.id else None) if x)
+    day = service_date or context.encounter.service_date
+    payer = context.payer
+    paid_by = f"{payer.name} ({payer.payer_class})" if payer.name else payer.payer_class
+    return [
+        f"Patient:          {who or 'not named in the bundle'}",
+        f"Date of service:  {day.isoformat() if day else 'not given (no service_date, no encounter date)'}",
+        f"Payer:            {paid_by}",
+        "",
+    ]
+
+
+def format_text(
+    evaluation: Evaluation | VisitEvaluation, context: ClinicalContext, service_date: date | None = None
+) -> str:
+    """What a biller reads: whose claim (patient, date of service, payer), the verdict, charge lines,
+    estimate, then findings by severity with their prompts and sources; for a visit, each service's verdict
+    and the service each finding concerns."""
+    out = [
+        *header(context, service_date),
+        "BILLABLE" if evaluation.billable else "BLOCKED: do not submit as is",
+    ]
     if isinstance(evaluation, VisitEvaluation):
         out += _services(evaluation)
     out += ["", "Charge lines:"]
@@ -157,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         evaluation = evaluate(record, context, as_of=as_of)
     if args.format == "text":
-        print(format_text(evaluation, context))
+        print(format_text(evaluation, context, record.service_date))
     else:
         print(json.dumps(evaluation.to_dict(), indent=2))
     return EXIT_BILLABLE if evaluation.billable else EXIT_BLOCKED

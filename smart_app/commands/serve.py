@@ -109,6 +109,30 @@ def deployment_warnings(settings: Settings) -> list[str]:
     return out
 
 
+def store_refusal(settings: Settings) -> str | None:
+    """Why ``serve`` must not start on this store, or None. A server database (PostgreSQL) is never migrated
+    here: several instances would race and a deploy changes the schema once, with ``smart-edu db upgrade``.
+    A SQLite store (one machine) still upgrades itself in ``create_app``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smart_app.store import Database, schema
+
+    if not settings.database_url:
+        return None  # the instance folder's SQLite file
+    db = Database(settings.database_url)
+    try:
+        if not schema.is_server_database(db.engine):
+            return None
+        schema.require_current(db.engine)
+    except schema.SchemaOutOfDate as exc:
+        return f"{exc}; serve does not migrate a shared database itself"
+    except SQLAlchemyError as exc:
+        return f"cannot reach the store: {type(exc).__name__}"
+    finally:
+        db.dispose()
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from smart_app.settings import SettingsError, load_settings
 
@@ -130,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     log_format = settings.log_format or "json"
     logs.configure(log_format)
 
+    refusal = store_refusal(settings)
+    if refusal:
+        print(f"smart-edu serve: {refusal}", file=sys.stderr)
+        return 2
     try:
         app = create_app()
     except ProfileError as exc:

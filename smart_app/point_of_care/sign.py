@@ -38,6 +38,7 @@ from smart_app.writeback import (
     settled_result,
     write_signed_service,
 )
+from smart_app.writeback.times import ehr_zone
 
 bp = Blueprint("poc_sign", __name__)
 SIGNED_STATES = {"written": drafts.SIGNED, "already-written": drafts.SIGNED, "note-only": drafts.SIGNED}
@@ -227,6 +228,7 @@ def _write(
         diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
         code_text={result.code: choice.paraphrase} if choice else {},
         acknowledgements=tuple(acks),
+        zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
     )
     lease = write_lease()
     db = db_of(current_app)

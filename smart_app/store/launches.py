@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Boolean, Integer, String, Text, select, update
+from sqlalchemy import Boolean, Integer, String, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smart_app.clock import utcnow
@@ -97,15 +97,20 @@ def find_by_handle(session: Session, handle: str) -> LaunchRecord | None:
 def find_with_context_stamp(session: Session, handle: str) -> tuple[LaunchRecord | None, datetime | None]:
     """The launch record and when its clinical context was last read (None: never), in ONE query: every
     request of a launch needs the first, every live check the second."""
-    from smart_app.store.context import LaunchContextRow
+    global _WITH_STAMP
+    if _WITH_STAMP is None:  # built once (the live check runs it on every pause in typing)
+        from smart_app.store.context import LaunchContextRow
 
-    stmt = (
-        select(LaunchRecord, LaunchContextRow.read_at)
-        .outerjoin(LaunchContextRow, LaunchContextRow.handle == LaunchRecord.handle)
-        .where(LaunchRecord.handle == handle)
-    )
-    row = session.execute(stmt).first()
+        _WITH_STAMP = (
+            select(LaunchRecord, LaunchContextRow.read_at)
+            .outerjoin(LaunchContextRow, LaunchContextRow.handle == LaunchRecord.handle)
+            .where(LaunchRecord.handle == bindparam("handle"))
+        )
+    row = session.execute(_WITH_STAMP, {"handle": handle}).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+_WITH_STAMP: Any = None
 
 
 def claim_state(session: Session, record_id: int, now: datetime) -> bool:

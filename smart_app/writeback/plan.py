@@ -106,6 +106,7 @@ class WritePlan:
     fhir_user: str | None
     entries: list[PlannedResource]
     charge_summary: list[dict[str, Any]]
+    estimate: dict[str, Any] | None = None  # the payer's expected range for the lines (absent in older plans)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -117,13 +118,25 @@ class WritePlan:
         return cls(**data)
 
     def what(self) -> dict[str, Any]:
-        """The audit 'what': identifiers, resource types, codes and units (no note text)."""
-        return {
+        """The audit 'what': identifiers, resource types, each charge line's code, units, modifiers and
+        diagnosis pointers, and the expected amount (a biller reads the claim line; no note text)."""
+        what: dict[str, Any] = {
             "resources": [
                 {"key": e.key, "type": e.resource_type, "identifier": e.identifier} for e in self.entries
             ],
-            "charges": [{"code": c["code"], "units": c["units"]} for c in self.charge_summary],
+            "charges": [
+                {
+                    "code": c["code"],
+                    "units": c["units"],
+                    "modifiers": list(c.get("modifiers") or ()),
+                    "diagnoses": list(c.get("diagnoses") or ()),
+                }
+                for c in self.charge_summary
+            ],
         }
+        if self.estimate and self.charge_summary:
+            what["estimate"] = dict(self.estimate)
+        return what
 
 
 def check_acknowledgements(request: SignedService) -> None:
@@ -218,7 +231,16 @@ def _plan(
         fhir_user=request.fhir_user,
         entries=entries,
         charge_summary=_charge_summary(request, day),
+        estimate=_estimate(request),
     )
+
+
+def _estimate(request: SignedService) -> dict[str, Any] | None:
+    """The evaluation's expected range for what is charged (none when nothing is: a blocked evaluation)."""
+    est = request.evaluation.estimate
+    if est is None or request.evaluation.blocked:
+        return None
+    return {"currency": est.currency, "low": est.low, "high": est.high, "payer_class": est.payer_class}
 
 
 def same_server_ref(ref: str | None, issuer: str) -> str | None:

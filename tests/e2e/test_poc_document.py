@@ -130,7 +130,9 @@ def test_medicare_patient_gets_the_not_covered_block_with_the_payable_alternativ
     settle(frame, "Must fix before a charge can be signed")
     results = frame.locator("#poc-results").inner_text()
     assert "payer.not-covered" in results
-    assert "97535" in results and "97550" in results and "G0108" in results
+    # the routes that fit the launching nurse (issue 12): DSMT, not the therapy codes an RN cannot bill
+    assert "Payable routes for a nurse" in results and "G0108" in results
+    assert "97535" not in results and "97550" not in results
     assert frame.get_by_role("button", name="Review and sign").is_disabled()
     shot(page, "07-medicare-blocked")
     assert axe_violations(page) == []

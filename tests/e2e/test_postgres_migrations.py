@@ -1,15 +1,25 @@
 """The store's migrations on a real PostgreSQL: a version-1 store is upgraded in place (its naive UTC
-timestamps become ``timestamp with time zone`` and keep their meaning)."""
+timestamps become ``timestamp with time zone`` and keep their meaning); ``smart-edu db upgrade`` run by
+every instance at once ends with one correct schema; ``serve`` refuses an old or empty schema, naming the
+command."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
+from smart_app.commands.serve import store_refusal
+from smart_app.settings import load_settings
 from smart_app.store import Database, LaunchRecord, schema
 from tests.e2e import postgres_kit
 
@@ -62,4 +72,89 @@ def test_a_version_1_store_gets_timezone_aware_timestamps_that_keep_their_meanin
         record = s.query(LaunchRecord).one()
         assert record.created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
         assert record.expires_at == datetime(2026, 3, 1, 22, tzinfo=UTC)
+    db.dispose()
+
+
+def _cli(url: str, *argv: str) -> subprocess.Popen[str]:
+    env = os.environ | {"SMART_EDU_DATABASE_URL": url, "SMART_EDU_SECRET_KEY": "k" * 64}
+    return subprocess.Popen(
+        [sys.executable, "-c", GATED_CLI, str(GO), *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# Each process imports everything first, then waits at the gate, so they all reach the database together.
+GATED_CLI = (
+    "import os, pathlib, sys, time\n"
+    "from smart_app.cli import main\n"
+    "import smart_app.commands.db, smart_app.commands.serve\n"
+    "gate = pathlib.Path(sys.argv[1])\n"
+    "pathlib.Path(f'{gate}.ready-{os.getpid()}').touch()\n"
+    "while not gate.exists(): time.sleep(0.002)\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+GO = Path(tempfile.gettempdir()) / f"smart-edu-db-go-{os.getpid()}"
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_every_instance_running_db_upgrade_at_once_ends_with_one_correct_schema(
+    pg_url: str, trial: int
+) -> None:
+    url = new_database(pg_url, f"deploy_{trial}")
+    GO.unlink(missing_ok=True)
+    processes = [_cli(url, "db", "upgrade") for _ in range(5)]
+    ready = [Path(f"{GO}.ready-{p.pid}") for p in processes]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)  # every process imported and waits at the gate: release them together
+    GO.touch()
+    try:
+        outputs = [p.communicate(timeout=120) for p in processes]
+        results = [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs, strict=True)]
+    finally:
+        GO.unlink(missing_ok=True)
+        for r in ready:
+            r.unlink(missing_ok=True)
+    assert [code for code, _, _ in results] == [0] * 5, [err for _, _, err in results]
+    outs = sorted(out for _, out, _ in results)
+    head = schema.head()
+    assert outs == [f"already at {head} (head)\n"] * 4 + [f"upgraded an empty store -> {head} (head)\n"]
+    db = Database(url)
+    assert schema.current(db.engine) == head and schema.differences(db.engine) == []
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    db.dispose()
+
+
+def test_serve_refuses_an_old_postgresql_schema_naming_the_command_and_changes_nothing(pg_url: str) -> None:
+    url = new_database(pg_url, "old_for_serve")
+    db = Database(url)
+    _upgrade_to(db, "0001")
+    GO.touch()
+    try:
+        serve = _cli(url, "serve", "--port", "0")
+        _, err = serve.communicate(timeout=120)
+        code = serve.returncode
+    finally:
+        GO.unlink(missing_ok=True)
+        Path(f"{GO}.ready-{serve.pid}").unlink(missing_ok=True)
+    assert code == 2, err
+    assert f"the store's schema is at 0001; this version needs {schema.head()}" in err
+    assert "run `smart-edu db upgrade`" in err and "serve does not migrate a shared database itself" in err
+    assert schema.current(db.engine) == "0001"  # untouched
+    assert store_refusal(load_settings({"SMART_EDU_DATABASE_URL": url})) is not None
+    schema.upgrade(db.engine)
+    assert store_refusal(load_settings({"SMART_EDU_DATABASE_URL": url})) is None
+    db.dispose()
+
+
+def test_serve_refuses_an_empty_postgresql_store(pg_url: str) -> None:
+    url = new_database(pg_url, "empty_for_serve")
+    refusal = store_refusal(load_settings({"SMART_EDU_DATABASE_URL": url}))
+    assert refusal is not None and "none (an empty store)" in refusal and "smart-edu db upgrade" in refusal
+    db = Database(url)
+    assert schema.current(db.engine) is None
     db.dispose()

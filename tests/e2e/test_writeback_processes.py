@@ -118,6 +118,7 @@ def test_a_worker_killed_while_its_charge_is_in_flight_is_resumed_without_a_seco
     go = tmp_path / "go"
     go.touch()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    charges_before = state.store.count("ChargeItem")
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER, base, url, str(go), "draft-killed"], cwd=ROOT, env=env, text=True
     )
@@ -126,7 +127,11 @@ def test_a_worker_killed_while_its_charge_is_in_flight_is_resumed_without_a_seco
         time.sleep(0.02)
     worker.kill()  # SIGKILL: no cleanup, the job stays 'running' with its lease
     worker.wait(timeout=30)
-    time.sleep(2.0)  # the EHR finishes the create the dead worker sent
+    # The EHR finishes the create the dead worker sent (after the injected latency; a fixed sleep was too
+    # short on a loaded machine, and the resumed write then rightly created the charge itself).
+    while state.store.count("ChargeItem") == charges_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert state.store.count("ChargeItem") == charges_before + 1
     with db.engine.begin() as conn:  # ... and the 120 s lease runs out
         conn.execute(update(WriteJob).values(lease_until=utcnow() - timedelta(seconds=1)))
     service = signed(

@@ -18,7 +18,7 @@ import responses
 from flask import Flask
 from sqlalchemy import update
 
-from billing_rules.model import Finding
+from billing_rules.model import Estimate, Finding
 from smart_app import create_app
 from smart_app.cli import main
 from smart_app.fhir_client import FhirClient
@@ -49,7 +49,7 @@ def sign(db: Database, **changes: Any) -> str:
     """A warned 98960 signed over with a reason, written to a stubbed HAPI through the write-back service."""
     warn = Finding("time.near-threshold", "warn", "close to the minimum", "document minutes", "minutes", "t")
     request = signed(
-        evaluation=replace(evaluation(line()), findings=(warn,)),
+        evaluation=replace(evaluation(line()), findings=(warn,), estimate=Estimate("commercial", 35.0, 65.5)),
         acknowledgements=(Acknowledgement("time.near-threshold", REASON),),
         note_text=NOTE,
         **changes,
@@ -108,7 +108,12 @@ def test_a_signing_and_cds_feedback_appear_in_every_format(
     assert [r["action"] for r in mine] == ["signed", "write-attempt", "write-result"]
     assert mine[0]["acknowledged"] == [{"rule": "time.near-threshold", "reason": REASON}]
     assert mine[0]["who"] == "Practitioner/practitioner-1" and mine[0]["at"].endswith("Z")
-    assert mine[2]["outcome"] == "written" and mine[2]["what"]["charges"] == [{"code": "98960", "units": 1}]
+    charge = {"code": "98960", "units": 1, "modifiers": [], "diagnoses": ["E11.9"]}
+    assert mine[2]["outcome"] == "written" and mine[2]["what"]["charges"] == [charge]
+    estimate = mine[2]["what"]["estimate"]
+    assert estimate == {"currency": "USD", "low": 35.0, "high": 65.5, "payer_class": "commercial"}
+    amount = "USD 35-65.50"
+    line = f"98960 x1 dx E11.9 {amount}"  # what a biller reads: code, units, modifiers, diagnoses, amount
     cds = [r for r in rows if r["action"] == "cds-feedback"]
     assert len(cds) == 1 and cds[0]["patient_id"] == DM[0] and cds[0]["outcome"] == "overridden"
     assert cds[0]["message"].startswith(code_)
@@ -117,7 +122,7 @@ def test_a_signing_and_cds_feedback_appear_in_every_format(
     lines = text.splitlines()
     assert len(lines) == len(rows)
     signed_line = next(x for x in lines if " signed " in x)
-    assert "98960x1" in signed_line and f"acknowledged time.near-threshold: {REASON}" in signed_line
+    assert line in signed_line and f"acknowledged time.near-threshold: {REASON}" in signed_line
     assert "patient example encounter example-1" in signed_line
     result_line = next(x for x in lines if " write-result " in x)
     assert "ChargeItem/" in result_line and "DocumentReference/" in result_line
@@ -127,7 +132,7 @@ def test_a_signing_and_cds_feedback_appear_in_every_format(
     _, table, _ = audit(capsys, "--format", "csv")
     parsed = list(csv.DictReader(io.StringIO(table)))
     assert [r["action"] for r in parsed] == [r["action"] for r in rows]
-    assert parsed[0]["acknowledged"] == f"time.near-threshold: {REASON}" and parsed[0]["codes"] == "98960x1"
+    assert parsed[0]["acknowledged"] == f"time.near-threshold: {REASON}" and parsed[0]["codes"] == line
     assert parsed[-1]["action"] == "cds-feedback" and parsed[-1]["codes"] == "98960"
 
     for shown in (out, text, table):

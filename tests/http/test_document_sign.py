@@ -145,7 +145,8 @@ def test_blocked_service_can_only_sign_the_note_alone_by_explicit_choice(app: Fl
     client, handle = launched(app, rsps, medicare)
     documented(client, handle)
     html = review(client, handle)
-    assert "No charge can be signed" in html and "97535" in html  # the payable alternatives are named
+    # the payable alternatives that fit the clinician (an RN, diabetes: DSMT) are named
+    assert "No charge can be signed" in html and "G0108/G0109" in html
     refused = client.post(f"/s/{handle}/sign", data=sign_form(html))
     assert refused.status_code == 422 and medicare.created == []
     done = client.post(f"/s/{handle}/sign", data=sign_form(html, note_only="yes"))
@@ -338,3 +339,20 @@ def test_an_edited_note_with_the_service_unchanged_is_shown_without_a_warning(ap
     )
     html = review(client, handle)
     assert "Good rapport." in sign_form(html)["note"] and "The service changed" not in html
+
+
+def test_start_and_end_times_are_signed_with_the_encounters_offset(app: Flask, rsps: Any) -> None:
+    """The first release refused to sign with times (no offset: a library's validation text on the page)."""
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    form = SESSION | {"service_date": "2026-11-20", "start_time": "09:00", "end_time": "09:20", "minutes": ""}
+    documented(client, handle, form)
+    resp = client.post(f"/s/{handle}/sign", data=sign_form(review(client, handle)))
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
+    note = next(r for r in ehr.created if r["resourceType"] == "DocumentReference")
+    assert note["context"]["period"] == {
+        "start": "2026-11-20T09:00:00Z",
+        "end": "2026-11-20T09:20:00Z",
+    }
+    provenance = next(r for r in ehr.created if r["resourceType"] == "Provenance")
+    assert all("onBehalfOf" in agent for agent in provenance["agent"])

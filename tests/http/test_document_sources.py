@@ -47,11 +47,13 @@ def test_the_estimate_reads_as_an_orientation_range_with_its_source_links(app: F
 
 
 def test_each_finding_has_its_source_behind_a_disclosure(app: Flask, rsps: Any) -> None:
-    html = checked_html(app, rsps)
-    (ncci,) = re.findall(r'<li class="finding sev-info">.*?ncci\.not-checked.*?</li>', html, flags=re.S)
-    assert '<details class="finding-source"><summary>Source</summary>' in ncci
-    assert "see docs/reference/billing-rules.md §8.5-8.6" in ncci
-    assert 'href="https://apta.org/news/2020/01/16/ncci-code-edits-your-questions-answered"' in ncci
+    html = checked_html(app, rsps, mode="video", location="home")
+    (pos,) = re.findall(
+        r'<li class="finding sev-info">(?:(?!</li>).)*?telehealth\.place-of-service.*?</li>', html, flags=re.S
+    )
+    assert '<details class="finding-source"><summary>Source</summary>' in pos
+    assert "see docs/reference/billing-rules.md §9" in pos
+    assert 'href="https://www.ngsmedicare.com/web/ngs/news-article-details?selectedArticleId=10638446"' in pos
 
 
 def test_a_finding_on_an_unverified_value_says_so_in_its_summary(app: Flask, rsps: Any) -> None:

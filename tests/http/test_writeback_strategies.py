@@ -275,7 +275,8 @@ def test_audit_rows_say_who_what_when_and_outcome_without_note_text(db, rsps) ->
     assert [r["action"] for r in reversed(rows)] == ["signed", "write-attempt", "write-result"]
     final = rows[0]
     assert final["who"] == "Practitioner/practitioner-1" and final["outcome"] == "written"
-    assert final["what"]["charges"] == [{"code": "98960", "units": 1}]
+    charge = {"code": "98960", "units": 1, "modifiers": [], "diagnoses": ["E11.9"]}
+    assert final["what"]["charges"] == [charge]
     assert {w["ref"] for w in final["what"]["written"]} == {r.ref for r in result.resources}
     assert "SECRET-NOTE-BODY" not in str(rows)
 

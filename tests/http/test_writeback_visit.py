@@ -255,7 +255,7 @@ def test_a_resource_that_would_not_validate_is_a_plain_message_an_audit_row_and_
     with pytest.raises(RefusedBeforeSending) as caught:
         write_signed_service(db, client(), HAPI, request)
     message = str(caught.value)
-    assert message.startswith("Not written: the note could not be built") and "the signing time" in message
+    assert message.startswith("The note could not be built for the EHR") and "the signing time" in message
     assert "pydantic" not in message and "validation error" not in message
     assert writes(fake) == []
     [row] = [r for r in audit.entries(db) if r["outcome"] == "refused"]

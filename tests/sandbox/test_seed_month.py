@@ -47,7 +47,11 @@ def modifiers(charge: dict[str, Any]) -> list[str]:
 
 
 def test_seed_file_is_what_the_script_builds() -> None:
-    assert month.bundle()["entry"] == json.loads((SEED / "month_charges.json").read_text())["entry"]
+    built = month.bundle()["entry"]
+    assert built == json.loads((SEED / "month_charges.json").read_text())["entry"], (
+        "the seed is stale (e.g. the app's note or ChargeItem builders changed): "
+        "run python -m sandbox_ehr.seed_src.build_month_charges"
+    )
 
 
 @pytest.mark.parametrize("name", ["month_charges.json", "edu_cases.json"])

@@ -75,10 +75,12 @@ def test_one_card_per_payer_class(payer: str, kind: str, expect: str) -> None:
     assert advice.kind == kind and expect in advice.summary and len(advice.summary) < 140
 
 
-def test_medicare_routes_are_the_rules_data_alternatives() -> None:
-    (advice,) = eligibility.advise(ctx("medicare"), today=TODAY)
-    assert {"97110", "97530", "97535"} <= set(advice.codes) and "98960" not in advice.codes
+def test_medicare_routes_are_the_rules_data_alternatives_that_fit_the_clinician() -> None:
+    (advice,) = eligibility.advise(ctx("medicare"), today=TODAY)  # an RN, diabetes: DSMT only (issue 12)
+    assert "G0108/G0109" in advice.codes and "97110" not in advice.codes and "98960" not in advice.codes
     assert advice.app_context["routes"]
+    (pt,) = eligibility.advise(ctx("medicare", provider=Provider(role="PT")), today=TODAY)
+    assert {"97110", "97530", "97535"} <= set(pt.codes) and "G0108/G0109" not in pt.codes
 
 
 def test_no_order_is_a_fix_before_billing() -> None:

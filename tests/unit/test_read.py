@@ -402,3 +402,24 @@ def test_wrong_types_at_every_nested_location_never_raise() -> None:
                 assert isinstance(ctx, ClinicalContext)
                 checked += 1
     assert checked > 1000
+
+
+def test_the_no_icd10_note_only_when_no_condition_has_one() -> None:
+    """Issue 12: '1 of 2 conditions have no ICD-10-CM code' was noise beside a valid coded condition."""
+    from fhir_mappings.read import context_from_resources
+
+    def condition(cid: str, system: str, code: str) -> dict[str, object]:
+        return {
+            "resourceType": "Condition",
+            "id": cid,
+            "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": system, "code": code}]},
+        }
+
+    patient = {"resourceType": "Patient", "id": "p"}
+    icd = condition("a", "http://hl7.org/fhir/sid/icd-10-cm", "E11.9")
+    snomed = condition("b", "http://snomed.info/sct", "44054006")
+    mixed = context_from_resources([patient, icd, snomed], patient_id="p")
+    assert not [n for n in mixed.read_notes if "ICD-10-CM code" in n]
+    only = context_from_resources([patient, snomed], patient_id="p")
+    assert [n for n in only.read_notes if "None of the 1 condition(s) has an ICD-10-CM code" in n]

@@ -205,3 +205,37 @@ def test_unknown_payer_class_is_said_in_read_notes() -> None:
     ctx = context_from_resources([_patient(), coverage()])
     assert ctx.payer.payer_class == "unknown"
     assert any("payer class could not be told" in n for n in ctx.read_notes)
+
+
+# --- Issue 12: every element naming the plan counts when Coverage.type is absent ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("klass", "expected"),
+    [
+        ({"type": {"coding": [{"code": "plan"}]}, "value": "Medicare Part A"}, "medicare"),
+        (
+            {"type": {"coding": [{"code": "group"}]}, "value": "Humana Medicare Advantage PPO"},
+            "medicare-advantage",
+        ),
+        ({"type": {"coding": [{"code": "plan"}]}, "value": "MEDI-CAL"}, "medicaid"),
+        ({"type": {"coding": [{"code": "group"}]}, "value": "GRP-0042"}, "unknown"),
+    ],
+)
+def test_a_plan_named_only_in_class_value_is_classed(klass: dict[str, Any], expected: str) -> None:
+    assert payer_class_from_coverage(coverage(**{"class": [klass]})).payer_class == expected
+
+
+def test_no_coverage_could_be_read_only_when_none_was() -> None:
+    from billing_rules import evaluate, parse_service_record
+    from billing_rules.model import ClinicalContext, Provider
+
+    record = parse_service_record({"code": "97110", "minutes": 30, "service_date": "2026-03-02"})
+    read = payer_class_from_coverage(coverage(**{"class": [{"value": "GRP-0042"}]}), {"name": "Acme Trust"})
+    assert read.payer_class == "unknown"
+    said = evaluate(record, ClinicalContext(payer=read, provider=Provider("PT")))
+    (unknown,) = [f for f in said.findings if f.rule == "payer.unknown"]
+    assert "No coverage could be read" not in unknown.message and "Acme Trust" in unknown.message
+    none = evaluate(record, ClinicalContext(provider=Provider("PT")))
+    (unknown,) = [f for f in none.findings if f.rule == "payer.unknown"]
+    assert "No coverage could be read" in unknown.message

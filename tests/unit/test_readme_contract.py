@@ -41,7 +41,7 @@ def parser_flags(name: str) -> set[str]:
 
 def test_the_command_table_names_every_flag_and_only_real_ones() -> None:
     table = readme_commands()
-    assert set(table) == {"demo", "serve", "check", "sandbox-test", "outbox", "audit", "rules", "scrub"}
+    assert set(table) == {"demo", "serve", "check", "sandbox-test", "outbox", "audit", "db", "rules", "scrub"}
     for name, flags in table.items():
         assert flags == parser_flags(name), name
 
@@ -82,7 +82,8 @@ def test_the_text_format_of_the_example_is_billable(capsys: pytest.CaptureFixtur
     argv = ["--bundle", str(EXAMPLES / "bundle.json"), "--service", str(EXAMPLES / "service.json")]
     assert main(["check", *argv, "--format", "text"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("BILLABLE\n") and "98960 x1" in out and "USD 35.00 to 65.00" in out
+    assert out.startswith("Patient:          Carmen Delgado (Patient/edu-dm-commercial)\n")
+    assert "\n\nBILLABLE\n" in out and "98960 x1" in out and "USD 35.00 to 65.00" in out
 
 
 def test_the_service_file_table_lists_exactly_the_parsers_fields() -> None:

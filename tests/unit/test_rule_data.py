@@ -14,7 +14,7 @@ import pytest
 
 from billing_rules import RuleDataError, catalogue, default_rules, evaluate, load_rules
 from billing_rules.loader import Entry, use_deployment_rules
-from billing_rules.model import ClinicalContext, Payer, Provider, ServiceRecord
+from billing_rules.model import ClinicalContext, Order, Payer, Provider, ServiceRecord
 from billing_rules.schema import TABLES, validate_document
 from smart_app.settings import load_settings, use_rule_settings
 
@@ -138,6 +138,9 @@ def test_catalogue_covers_the_issue_codes_with_our_fields() -> None:
         "caregiver training",
         "remote monitoring",
         "E/M",
+        "therapy procedures",
+        "modalities",
+        "diabetes education and nutrition",
     } == groups
 
 
@@ -457,9 +460,19 @@ def test_a_finding_on_a_verified_value_carries_only_its_registry_source() -> Non
 
 def test_an_orientation_estimate_reads_as_one_with_its_year_check_date_and_urls() -> None:
     record = ServiceRecord(
-        code="98960", service_date=date(2026, 6, 1), minutes=30, curriculum="ADCES7", topics=("eating",)
+        code="98960",
+        service_date=date(2026, 6, 1),
+        minutes=30,
+        curriculum="ADCES7",
+        topics=("eating",),
+        diagnoses=("E11.9",),
     )
-    context = ClinicalContext(payer=Payer(payer_class="commercial"), provider=Provider(role="RN"))
+    order = Order(
+        "o", text="Diabetes education", status="active", intent="order", authored_on=date(2026, 5, 1)
+    )
+    context = ClinicalContext(
+        payer=Payer(payer_class="commercial"), provider=Provider(role="RN"), orders=(order,)
+    )
     est = evaluate(record, context).estimate
     assert est is not None and est.low == 35 and est.high == 65
     assert est.basis.startswith(

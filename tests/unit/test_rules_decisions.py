@@ -36,18 +36,46 @@ def by_rule(ev: Evaluation, rule: str) -> list[Finding]:
 # --- 98960-98962 under Medicare FFS are not separately payable -------------------------------------------
 
 
-def test_medicare_blocks_98960_and_names_the_payable_routes() -> None:
-    ev = run(education(payer="medicare"))
+@pytest.mark.parametrize(
+    ("role", "named", "not_named"),
+    [
+        ("RN", ("G0108/G0109",), ("97110", "97802-97804", "97550-97552")),
+        ("RD", ("G0108/G0109", "97802-97804"), ("97110", "97550-97552")),
+        ("PT", ("97535", "97110", "97530", "97550-97552"), ("G0108/G0109", "97802-97804")),
+        ("unknown", ("97535", "97550-97552", "G0108/G0109", "97802-97804"), ()),
+    ],
+)
+def test_medicare_blocks_98960_and_names_the_routes_that_fit_the_role(
+    role: str, named: tuple[str, ...], not_named: tuple[str, ...]
+) -> None:
+    ev = run(education(payer="medicare", role=role))
     (finding,) = by_rule(ev, "payer.not-covered")
     assert finding.severity == "block" and not ev.billable
-    for route in ("97535", "97110", "97530", "97550-97552", "G0108/G0109"):
-        assert route in finding.prompt
+    assert all(route in finding.prompt for route in named), finding.prompt
+    assert not any(route in finding.prompt for route in not_named), finding.prompt
+    assert "only if the service met that code's definition" in finding.prompt
+    assert "GY" in finding.prompt and "ABN" in finding.prompt
     assert ev.estimate is not None and (ev.estimate.low, ev.estimate.high) == (0, 0)
 
 
-@pytest.mark.parametrize("payer", ["medicaid", "commercial", "medicare-advantage"])
+def test_the_routes_follow_the_linked_diagnoses() -> None:
+    asthma = run(education(payer="medicare", role="RD", diagnoses=["J45.909"]))
+    (finding,) = by_rule(asthma, "payer.not-covered")
+    assert "No payable route fits a dietitian" in finding.prompt
+    ckd = run(education(payer="medicare", role="RD", diagnoses=["N18.30"]))
+    (finding,) = by_rule(ckd, "payer.not-covered")
+    assert "97802-97804" in finding.prompt and "G0108/G0109" not in finding.prompt
+
+
+@pytest.mark.parametrize("payer", ["medicaid", "commercial"])
 def test_other_payer_classes_may_pay_98960(payer: str) -> None:
     assert "payer.not-covered" not in rules_of(run(education(payer=payer)))
+
+
+def test_medicare_advantage_warns_on_98960_as_plans_differ() -> None:
+    ev = run(education(payer="medicare-advantage"))
+    (finding,) = by_rule(ev, "payer.not-covered")
+    assert finding.severity == "warn" and ev.billable and "G0108/G0109" in finding.prompt
 
 
 def test_99078_is_not_paid_by_medicare() -> None:
@@ -83,11 +111,20 @@ def test_no_estimate_when_no_range_is_on_file() -> None:
     assert run(therapy()).estimate is None
 
 
-def test_estimate_outside_its_period_is_said(tmp_path: Path) -> None:
+def test_estimate_outside_its_period_is_said_once_as_not_loaded(tmp_path: Path) -> None:
     ev = run(education(service_date="2027-02-01"))
     assert ev.estimate is None
-    (said,) = [f for f in by_rule(ev, "rules.out-of-period") if "estimate range" in f.message]
-    assert said.severity == "info" and "2025-01-01..2026-12-31" in said.message
+    assert not [f for f in by_rule(ev, "rules.out-of-period") if "estimate" in f.message]  # no period noise
+    (said,) = by_rule(ev, "estimate.not-loaded")
+    assert said.severity == "info"
+
+
+def test_a_blocked_line_has_no_estimate_notice_but_keeps_the_figure_at_risk() -> None:
+    ev = run(education(code="98961", patients_in_group=3, curriculum=None))  # no range loaded for 98961
+    assert not ev.billable and not by_rule(ev, "estimate.not-loaded")
+    assert by_rule(run(education(code="98961", patients_in_group=3)), "estimate.not-loaded")
+    blocked = run(education(curriculum=None))
+    assert not blocked.billable and blocked.estimate is not None  # scrub's revenue at risk
 
 
 def test_a_deployment_fee_schedule_replaces_the_range(tmp_path: Path) -> None:
@@ -295,8 +332,8 @@ def test_education_by_video_for_medicaid_gets_95_and_pos_10() -> None:
 def test_modifier_order_discipline_assistant_kx() -> None:
     ev = run(therapy(role="PTA", therapy_ytd_allowed=2600))
     assert ev.charge_lines[0].modifiers == ("GP", "CQ", "KX")
-    ot = run(therapy(role="OT", assistant_minutes=5))
-    assert ot.charge_lines[0].modifiers == ("GO", "CO")
+    ot = run(therapy(role="OT", assistant_minutes=5))  # 30 min: the OT's own 25 fill one whole unit
+    assert [(c.units, c.modifiers) for c in ot.charge_lines] == [(1, ("GO",)), (1, ("GO", "CO"))]
 
 
 def test_always_therapy_code_with_unknown_discipline_blocks() -> None:
@@ -371,7 +408,7 @@ def test_voided_charges_are_not_duplicates() -> None:
 
 
 def test_unknown_code_fails_closed() -> None:
-    ev = run(education(code="G0108"))
+    ev = run(education(code="97799"))
     assert [(f.rule, f.severity) for f in ev.findings] == [("rules.not-evaluated", "block")]
     assert not ev.billable and ev.charge_lines == ()
 

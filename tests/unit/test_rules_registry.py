@@ -87,6 +87,18 @@ def caregiver(**kw: Any) -> Case:
     return Case({**base, **kw}, role="PT")
 
 
+def dsmt(**kw: Any) -> Case:
+    """Individual DSMT in an accredited program, first year, 2 of 10 hours used, Medicare."""
+    base = {
+        **EDUCATION,
+        "code": "G0108",
+        "accredited_program": True,
+        "benefit_year": "first",
+        "benefit_hours_used": 2,
+    }
+    return Case({**base, **kw}, "medicare", "RN", {})
+
+
 def died(on: date) -> Case:
     return education(context={"patient": PatientInfo(deceased=True, deceased_date=on)})
 
@@ -134,7 +146,7 @@ OTHER_CHARGE = ExistingCharge("ch1", "98960", ON, "billable", ("urn:other|1",))
 # rule id -> (fires, does not fire)
 CASES: dict[str, tuple[Case, Case]] = {
     "rules.not-evaluated": (education(code="98999"), education()),
-    "rules.out-of-period": (education(service_date="2027-03-02"), education()),
+    "rules.out-of-period": (therapy(service_date="2027-03-02"), education()),
     "estimate.not-loaded": (education(code="98961", patients_in_group=3), education()),
     "date.assumed": (education(service_date=None), education()),
     "code.add-on-only": (caregiver(code="97551"), caregiver()),
@@ -209,7 +221,33 @@ CASES: dict[str, tuple[Case, Case]] = {
         therapy(edits=True, other_timed_minutes={"97112": 15}),
     ),
     "mue.exceeded": (therapy(edits=True, minutes=45), therapy(edits=True, minutes=30)),
-    "ncci.not-checked": (therapy(), therapy(edits=True)),
+    "ncci.not-checked": (therapy(edits=True, service_date="2019-06-03"), therapy()),
+    # Issue 12
+    "time.unknown-code": (
+        therapy(other_timed_minutes={"97999": 10}),
+        therapy(other_timed_minutes={"97112": 10}),
+    ),
+    "time.untimed-excluded": (
+        therapy(other_timed_minutes={"97161": 45}),
+        therapy(other_timed_minutes={"97161": 0}),
+    ),
+    "time.tie": (
+        therapy(minutes=20, other_timed_minutes={"97112": 20}),
+        therapy(minutes=21, other_timed_minutes={"97112": 20}),
+    ),
+    "benefit.condition": (dsmt(diagnoses=["J45.909"]), dsmt()),
+    "benefit.not-accredited": (dsmt(accredited_program=None), dsmt()),
+    "benefit.same-day": (dsmt(other_timed_minutes={"97802": 30}), dsmt()),
+    "benefit.hours": (dsmt(benefit_hours_used=9.5), dsmt()),
+    "rtm.setup-repeat": (
+        therapy(code="98975", rtm={"days_of_data": 5, "setup_billed": True}),
+        therapy(code="98975", rtm={"days_of_data": 5, "setup_billed": False}),
+    ),
+    "poc.progress-report": (
+        therapy(treatment_days_since_progress_report=10),
+        therapy(treatment_days_since_progress_report=9),
+    ),
+    "poc.recert": (therapy(plan_of_care_start="2025-12-02"), therapy(plan_of_care_start="2025-12-03")),
 }
 
 

@@ -52,7 +52,13 @@ def test_a_process_pool_gives_the_same_report(export: Path, serial: str) -> None
 def dask_cluster() -> Iterator[str]:
     distributed = pytest.importorskip("dask.distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        # No dashboard, and the scheduler's HTTP server on a free port: with dashboard_address=None it still
+        # binds the default 8787, which another process on the machine may hold.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     try:
         yield cluster.scheduler_address
