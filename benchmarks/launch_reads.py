@@ -13,6 +13,7 @@ Run: .venv/bin/python benchmarks/launch_reads.py
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import tempfile
@@ -103,7 +104,7 @@ class Store:
         return {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
 
 
-def serve(store: Store) -> tuple[ThreadingHTTPServer, str]:
+def serve(store: Store, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
@@ -124,7 +125,7 @@ def serve(store: Store) -> tuple[ThreadingHTTPServer, str]:
             length = int(self.headers.get("Content-Length", "0"))
             self._send(store.batch_answer(json.loads(self.rfile.read(length))))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/fhir"
 
@@ -225,9 +226,17 @@ def first_page(store: Store, batch_body: str) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the batch FHIR stub's port; the no-batch one takes the next (0 = free)",
+    )
+    args = parser.parse_args()
     resources = record()
-    batch_server, batch_base = serve(Store(resources, "", batch=True))
-    plain_server, plain_base = serve(Store(resources, "", batch=False))
+    batch_server, batch_base = serve(Store(resources, "", batch=True), args.port)
+    plain_server, plain_base = serve(Store(resources, "", batch=False), args.port + 1 if args.port else 0)
     try:
         b_trips, b_wall, used = timed_reads(batch_base)
         p_trips, p_wall, _ = timed_reads(plain_base)

@@ -132,7 +132,7 @@ def clinician(
         try:
             resp = b.request("POST", page + "evaluate", data=form, headers={"X-CSRF-Token": token})
         except requests.RequestException as exc:
-            errors.append(type(exc).__name__)
+            errors.append(f"{type(exc).__name__}: {str(exc)[-80:]}")
             continue
         out.append((time.perf_counter() - t0) * 1000)
         if os.environ.get("POC_TRACE"):
@@ -174,6 +174,21 @@ def start_app(
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("smart-edu serve did not start: " + (tmp / "serve.log").read_text(errors="replace"))
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server: gunicorn's master and its workers, from /proc (Linux). On a
+    shared machine latency depends on the neighbours; CPU per check does not, and gives the capacity."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def think_range(text: str) -> tuple[float, float]:
@@ -223,12 +238,13 @@ def main() -> int:
                 )
                 for b, page, tok in sessions
             ]
-            t0 = time.perf_counter()
+            cpu0, t0 = server_cpu_seconds(proc.pid), time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             wall = time.perf_counter() - t0
+            cpu = server_cpu_seconds(proc.pid) - cpu0
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -242,6 +258,11 @@ def main() -> int:
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     print(f"  latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(latencies):.1f} ms (target p95 < 100)")
     print(f"  errors: {len(errors)} {sorted(set(errors)) if errors else ''}(target 0)")
+    per_check = cpu / len(latencies) * 1000
+    cores = os.cpu_count() or 1
+    capacity = cores * 1000 / per_check
+    print(f"  server CPU {per_check:.1f} ms per check: at most {capacity:.0f} checks/s on {cores} cores")
+    print(f"  load average after the run: {os.getloadavg()[0]:.1f} (a shared machine: latency depends on it)")
     return 0 if not errors else 1
 
 

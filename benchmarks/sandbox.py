@@ -77,9 +77,10 @@ def percentile(values: list[float], pct: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--port", type=int, default=0, help="the sandbox EHR's port (0 = a free one)")
     args = parser.parse_args()
 
-    server = ServerThread("127.0.0.1", 0)
+    server = ServerThread("127.0.0.1", args.port)
     cfg = SandboxConfig(
         base_url=f"http://127.0.0.1:{server.port}",
         clients=[ClientConfig("bench", "public", [REDIRECT], "http://127.0.0.1:9/launch")],

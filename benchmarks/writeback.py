@@ -126,10 +126,10 @@ def measure(
     return trips, times
 
 
-def start_sandbox(latency_ms: int, *, oracle: bool) -> tuple[ServerThread, str]:
+def start_sandbox(latency_ms: int, *, oracle: bool, port: int = 0) -> tuple[ServerThread, str]:
     """A sandbox EHR on loopback in open mode (Oracle's ChargeItem API if ``oracle``), ``latency_ms`` added to
     every FHIR request; returns the server and its FHIR base."""
-    server = ServerThread("127.0.0.1", 0)
+    server = ServerThread("127.0.0.1", port)
     config = SandboxConfig(base_url=ehr_base_url(server.port), open_fhir=True, oracle_chargeitem=oracle)
     server.serve(create_sandbox_app(config))
     server.app.extensions["sandbox"].faults.add(path="/fhir", latency_ms=latency_ms)
@@ -140,9 +140,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the plain sandbox's port; the Oracle-mode one takes the next (0 = free)",
+    )
     args = parser.parse_args()
     lat = args.latency_ms
-    servers = {oracle: start_sandbox(lat, oracle=oracle) for oracle in (True, False)}
+    ports = {False: args.port, True: args.port + 1 if args.port else 0}
+    servers = {oracle: start_sandbox(lat, oracle=oracle, port=ports[oracle]) for oracle in (True, False)}
     with tempfile.TemporaryDirectory() as tmp:
         print(f"sandbox EHR on loopback, +{lat} ms per FHIR request, {args.services} services")
         for name, wb in CASES.items():

@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request
 from joserfc.jwk import RSAKey
 from werkzeug.exceptions import HTTPException
 
-from sandbox_ehr import admin, auth_views, bulk_api, cds_panel, fhir_api, launcher
+from sandbox_ehr import admin, auth_views, bulk_api, cds_panel, chart, fhir_api, launcher
 from sandbox_ehr.bulk_jobs import ExportJobs
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.directory import human_name
@@ -79,7 +79,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.extensions["sandbox"] = state
     state.auth_server = SandboxAuthServer(app, state)
     state.protector = make_protector(state)
-    for bp in (bulk_api.bp, fhir_api.bp, auth_views.bp, launcher.bp, cds_panel.bp, admin.bp):
+    for bp in (bulk_api.bp, fhir_api.bp, auth_views.bp, launcher.bp, cds_panel.bp, chart.bp, admin.bp):
         app.register_blueprint(bp)
     app.after_request(_after_request)
     app.register_error_handler(404, _fhir_errors)

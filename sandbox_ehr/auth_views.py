@@ -65,9 +65,9 @@ SMART_STYLE = {
     "color_text": "#303030",
     "dim_border_radius": "6px",
     "dim_font_size": "13px",
-    "dim_spacing_size": "20px",
-    "font_family_body": "Georgia, Times, serif",
-    "font_family_heading": '"HelveticaNeue-Light", Helvetica, Arial, sans-serif',
+    "dim_spacing_size": "10px",
+    "font_family_body": '"Helvetica Neue", Helvetica, Arial, sans-serif',
+    "font_family_heading": '"Helvetica Neue", Helvetica, Arial, sans-serif',
 }
 
 

@@ -135,4 +135,6 @@ def ehr(sid: str) -> str:
         app_name=(client.name or client.client_id) if client else "",
         app_url=_app_launch_url(session),
         from_card=session.app_context is not None,
+        sid=sid,
+        view="",
     )

@@ -167,7 +167,15 @@ def smart_of(app: Flask) -> SmartServices:
 
 
 def sealer_of(app: Flask) -> TokenSealer:
-    return TokenSealer(str(app.config["SECRET_KEY"]))
+    """The app's token sealer, made once per secret key (deriving the key on every request cost more than
+    the unsealing itself)."""
+    secret = str(app.config["SECRET_KEY"])
+    made = app.extensions.get("smart_edu_sealer")
+    if not (isinstance(made, tuple) and made[0] == secret):
+        made = (secret, TokenSealer(secret))
+        app.extensions["smart_edu_sealer"] = made
+    sealer: TokenSealer = made[1]
+    return sealer
 
 
 def render_problem(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:

@@ -309,6 +309,16 @@ def cases() -> list[dict[str, Any]]:
             "Physical therapy visit",
             ["dx-knee-medicare-m1711"],
         ),
+        plan_of_care(
+            "cp-knee-medicare-pt",
+            "edu-knee-medicare",
+            "Physical therapy plan of care: right knee osteoarthritis",
+            ("2026-02-16", "2026-05-16"),
+            author="pt-rivera",
+            certified_by="md-hughes",
+            certified_on="2026-02-20",
+            addresses="dx-knee-medicare-m1711",
+        ),
         diagnosis(
             "dx-knee-medicare-m1711-b",
             "edu-knee-medicare",
@@ -597,6 +607,34 @@ def cases() -> list[dict[str, Any]]:
 def bundle() -> dict[str, Any]:
     resources = organizations() + practitioners() + cases()
     return {"resourceType": "Bundle", "type": "transaction", "entry": [put(x) for x in resources]}
+
+
+def plan_of_care(
+    cid: str,
+    pid: str,
+    title: str,
+    period: tuple[str, str],
+    *,
+    author: str,
+    certified_by: str,
+    certified_on: str,
+    addresses: str,
+) -> dict[str, Any]:
+    """A therapy plan of care the physician certified (signed): Medicare needs it for therapy claims."""
+    return {
+        "resourceType": "CarePlan",
+        "id": cid,
+        "status": "active",
+        "intent": "plan",
+        "title": title,
+        "category": [{"text": "Physical therapy plan of care"}],
+        "subject": {"reference": f"Patient/{pid}"},
+        "period": {"start": period[0], "end": period[1]},
+        "author": {"reference": f"Practitioner/{author}"},
+        "contributor": [{"reference": f"Practitioner/{certified_by}"}],
+        "addresses": [{"reference": f"Condition/{addresses}"}],
+        "note": [{"text": f"Certified: signed by the referring physician on {certified_on}."}],
+    }
 
 
 def main() -> None:

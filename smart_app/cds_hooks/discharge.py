@@ -31,7 +31,10 @@ def advise(
     *,
     encounter_id: str,
     today: date,
+    acknowledged: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Advice]:
+    """``acknowledged``: for a charge's business identifier, the warnings the clinician acknowledged, with a
+    reason, when signing it (the audit log's "signed" row); the re-check does not raise them again."""
     ours_charges = [c for c in charges if is_app_written(c) and _on_encounter(c, "context", encounter_id)]
     ours_notes = [n for n in notes if is_app_written(n) and _note_on_encounter(n, encounter_id)]
     base = {"patientId": ctx.patient.id or "", "encounterId": encounter_id}
@@ -63,7 +66,10 @@ def advise(
         code = billing_code(charge)
         if code:
             codes.append(code)
-            findings.extend(_recheck(charge, code, ctx, today))
+            seen = _acknowledged_for(charge, acknowledged or {})
+            findings.extend(
+                f for f in _recheck(charge, code, ctx, today) if not (f.severity == "warn" and f.rule in seen)
+            )
     findings.extend(_structure(ours_charges, ours_notes))
     if not findings:
         return []
@@ -166,3 +172,14 @@ def _charge_date(charge: Mapping[str, Any]) -> date | None:
 
 def _first_id(resources: Sequence[Mapping[str, Any]]) -> str:
     return next((str(r["id"]) for r in resources if r.get("id")), "")
+
+
+def _acknowledged_for(
+    charge: Mapping[str, Any], acknowledged: Mapping[str, frozenset[str]]
+) -> frozenset[str]:
+    """The rules acknowledged at signing for this charge (by its business identifier)."""
+    out: set[str] = set()
+    for ident in charge.get("identifier") or []:
+        if isinstance(ident, Mapping) and ident.get("system") == IDENTIFIER_SYSTEM:
+            out |= acknowledged.get(str(ident.get("value")), frozenset())
+    return frozenset(out)

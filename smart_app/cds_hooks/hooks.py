@@ -27,12 +27,27 @@ TOPICS = {
     "ordered-not-documented": "Education ordered, not documented",
     "documented-needs-fix": "Documented service needs a fix",
 }
-OVERRIDE_REASONS = (
+_EDUCATION_REASONS = (
     Coding(OVERRIDE_SYSTEM, "not-indicated", "Education not indicated for this patient today"),
     Coding(OVERRIDE_SYSTEM, "patient-declined", "Patient declined education"),
     Coding(OVERRIDE_SYSTEM, "documented-elsewhere", "Already documented or billed elsewhere"),
     Coding(OVERRIDE_SYSTEM, "payer-differs", "Payer contract differs from this advice"),
 )
+# Dismiss reasons fit the card: declining education answers an education suggestion, not a discharge check.
+OVERRIDE_REASONS: dict[str, tuple[Coding, ...]] = {
+    "billable-education": _EDUCATION_REASONS,
+    "payable-routes": _EDUCATION_REASONS,
+    "ordered-not-documented": (
+        Coding(OVERRIDE_SYSTEM, "not-given", "The ordered education was not given at this encounter"),
+        Coding(OVERRIDE_SYSTEM, "documented-elsewhere", "Documented in another system or encounter"),
+        Coding(OVERRIDE_SYSTEM, "order-not-applicable", "The order no longer applies"),
+    ),
+    "documented-needs-fix": (
+        Coding(OVERRIDE_SYSTEM, "reviewed-stands", "Reviewed: the documentation stands as signed"),
+        Coding(OVERRIDE_SYSTEM, "billing-will-fix", "The billing office will correct it"),
+        Coding(OVERRIDE_SYSTEM, "payer-differs", "Payer contract differs from this advice"),
+    ),
+}
 
 
 @dataclass
@@ -48,6 +63,7 @@ def answer(
     base_url: str,
     client_factory: ClientFactory = default_client,
     today: datetime | None = None,
+    acknowledged: Mapping[str, frozenset[str]] | None = None,
 ) -> HookResult:
     """Cards for this hook call; raises reads.DataUnavailable (→ 412) when the data cannot be had."""
     data = gather(service, request, client_factory=client_factory)
@@ -62,7 +78,12 @@ def answer(
     day = (today or utcnow()).date()
     if service.hook == "encounter-discharge":
         advice = discharge.advise(
-            ctx, data.of("charges"), data.of("notes"), encounter_id=context["encounterId"], today=day
+            ctx,
+            data.of("charges"),
+            data.of("notes"),
+            encounter_id=context["encounterId"],
+            today=day,
+            acknowledged=acknowledged or {},
         )
     else:
         advice = eligibility.advise(ctx, today=day)
@@ -96,5 +117,5 @@ def to_card(item: Advice, service: CdsService, request: Mapping[str, Any], base_
                 app_context=json.dumps(app_context, separators=(",", ":"), sort_keys=True),
             ),
         ),
-        override_reasons=OVERRIDE_REASONS,
+        override_reasons=OVERRIDE_REASONS.get(item.kind, _EDUCATION_REASONS),
     )

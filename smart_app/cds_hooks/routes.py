@@ -137,7 +137,14 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
     assert isinstance(body, dict)
     readable, refused = _with_known_fhir_server(body)
     try:
-        result = answer(service, readable, base_url=app_base_url())
+        acknowledged = (
+            store.acknowledged_at_signing(
+                _db(current_app), str(body["context"]["patientId"]), str(body["context"]["encounterId"])
+            )
+            if service.hook == "encounter-discharge"
+            else {}
+        )
+        result = answer(service, readable, base_url=app_base_url(), acknowledged=acknowledged)
     except DataUnavailable as exc:
         why = " (fhirServer is not the issuer of a launch profile, so it was not read)" if refused else ""
         return _refused(service.id, 412, f"{exc.reason}: {', '.join(exc.missing)}{why}")

@@ -211,3 +211,25 @@ def _timestamp(value: Any, where: str) -> datetime:
 
 def _str(value: Any, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
+
+
+def acknowledged_at_signing(db: Database, patient_id: str, encounter_id: str) -> dict[str, frozenset[str]]:
+    """For each ChargeItem identifier this app signed on the encounter, the warnings the clinician
+    acknowledged (with a reason) at signing, from the audit log's "signed" rows: encounter-discharge does not
+    raise them again."""
+    query = select(AuditRow).where(
+        AuditRow.action == "signed", AuditRow.patient_id == patient_id, AuditRow.encounter_id == encounter_id
+    )
+    out: dict[str, set[str]] = {}
+    with db.session() as s:
+        for row in s.scalars(query):
+            try:
+                acks = json.loads(row.message or "{}").get("acknowledged") or []
+                resources = json.loads(row.what_json).get("resources") or []
+            except (ValueError, AttributeError):
+                continue
+            rules = {str(a.get("rule")) for a in acks if isinstance(a, Mapping)}
+            for res in resources:
+                if isinstance(res, Mapping) and res.get("type") == "ChargeItem" and rules:
+                    out.setdefault(str(res.get("identifier")), set()).update(rules)
+    return {k: frozenset(v) for k, v in out.items()}

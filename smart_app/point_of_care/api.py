@@ -15,7 +15,8 @@ from smart_app.point_of_care import drafts
 from smart_app.point_of_care import note as document_note
 from smart_app.point_of_care import style as document_style
 from smart_app.point_of_care.evaluation import check, check_json
-from smart_app.point_of_care.form import fields_from, focus_id
+from smart_app.point_of_care.form import fields_from
+from smart_app.point_of_care.page import results_context
 
 bp = Blueprint("poc_api", __name__)
 ICD_LIMIT = 20
@@ -77,11 +78,16 @@ def evaluate(handle: str) -> Response:
         if draft is None:
             return gone()
         draft_id, stamp = draft.id, draft.updated_at
-    result = check(fields, document_context.cached(launch))
-    html = render_template("document/_results.html", check=result, focus_id=focus_id)
+    ctx = document_context.cached(launch)
+    result = check(fields, ctx)
+    shown = results_context(result, ctx)
+    html = render_template("document/_results.html", **shown)
     body: dict[str, Any] = {
         **check_json(result),
         "html": html,
+        "rows_html": [render_template("document/_row_result.html", rc=rc, **shown) for rc in result.rows],
+        "allocation_html": render_template("document/_allocation.html", **shown),
+        "heading": shown["heading"],
         "draft_id": draft_id,
         "saved_at": stamp.strftime("%H:%M:%S") + " UTC",
     }

@@ -49,7 +49,8 @@ def card_view(
         return None
     catalogue = code_choices()
     code = app_context.get("code", "").upper()
-    routes = tuple(r for r in app_context.get("routes", "").upper().split() if r in catalogue)
+    named = [c for token in app_context.get("routes", "").upper().split() for c in route_codes(token)]
+    routes = tuple(r for r in dict.fromkeys(named) if r in catalogue)
     order_id = app_context.get("orderId")
     order = next((o for o in ctx.orders if order_id and o.id == order_id), None)
     known = code if code in catalogue else None
@@ -66,3 +67,15 @@ def card_view(
 def preselected_fields(card: CardView | None) -> dict[str, str]:
     """The fields a new draft starts with when opened from a card."""
     return {"code": card.code} if card is not None and card.preselect and card.code else {}
+
+
+def route_codes(token: str) -> list[str]:
+    """The codes a card's route names: ``97535``, ``G0108/G0109`` (either), ``97550-97552`` (the range)."""
+    out: list[str] = []
+    for part in token.split("/"):
+        first, _, last = part.partition("-")
+        if last and first[:-2] == last[:-2] and first[-2:].isdigit() and last[-2:].isdigit():
+            out += [f"{first[:-2]}{n:02d}" for n in range(int(first[-2:]), int(last[-2:]) + 1)][:10]
+        elif part:
+            out.append(part)
+    return out

@@ -15,11 +15,17 @@ from datetime import date, datetime
 from typing import Any
 
 from smart_app.point_of_care import curricula as document_curricula
+from smart_app.point_of_care.rows import Row
 
 # Form controls that may carry several values, in the order the clinician ticked them.
 MULTI = frozenset({"dx", "topic"})
 # ServiceRecord fields every code gets: they decide payer, role, date and the diagnosis pointers.
 ALWAYS = frozenset({"code", "service_date", "diagnoses", "payer_class", "provider_role"})
+# What the note says beyond the billing facts (fhir_mappings.note), by code family; never billed on.
+NOTE_FIELDS = {
+    "therapy": ("interventions", "skilled_rationale", "assessment", "plan"),
+    "education": ("learning_needs", "barriers", "teach_back", "caregiver", "interpreter"),
+}
 YES_NO = {"yes": True, "no": False}
 TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -169,6 +175,25 @@ def _other_timed(r: _Reader) -> dict[str, int]:
     return out
 
 
+def _assistant(r: _Reader, minutes: int | None) -> int | None:
+    """Who furnished a therapy service: all of it by an assistant (PTA/OTA), shared (the assistant's minutes
+    given), or the clinician alone. A draft from before the choice existed gives the assistant's minutes."""
+    by = _text(r.fields, "furnished_by")
+    if by == "assistant":
+        return minutes
+    if by in ("shared", ""):
+        return r.int("assistant_minutes", "Assistant minutes")
+    return None
+
+
+def row_fields(fields: Mapping[str, Any], row: Row) -> dict[str, Any]:
+    """The visit's shared fields with one row's values in the single-service names (``code``, ``minutes``...),
+    so each service is read exactly as a one-service form is."""
+    merged = dict(fields)
+    merged.update(row.values)
+    return merged
+
+
 def _curriculum(fields: Mapping[str, Any]) -> str | None:
     picked = _text(fields, "curriculum")
     if picked == "__other__":
@@ -177,7 +202,7 @@ def _curriculum(fields: Mapping[str, Any]) -> str | None:
 
 
 def record_input(
-    fields: Mapping[str, Any], needed: Iterable[str], *, default_date: date | None
+    fields: Mapping[str, Any], needed: Iterable[str], *, default_date: date | None, family: str = ""
 ) -> tuple[dict[str, Any], list[FormError]]:
     """Build ``parse_service_record`` input from the form, keeping only the fields the code needs."""
     keep = set(needed) | ALWAYS
@@ -201,7 +226,7 @@ def record_input(
         "adaptations": lambda: r.text("adaptations"),
         "response": lambda: r.text("response"),
         "other_timed_minutes": lambda: _other_timed(r),
-        "assistant_minutes": lambda: r.int("assistant_minutes", "Assistant minutes"),
+        "assistant_minutes": lambda: _assistant(r, data.get("minutes")),
         "evaluation": lambda: _evaluation(r),
         "rtm": lambda: _rtm(r),
         "consent_documented": lambda: r.yes_no("consent_documented"),
@@ -211,6 +236,8 @@ def record_input(
     for name, read in optional.items():
         if name in keep:
             data[name] = read()
+    for name in NOTE_FIELDS.get(family, ()):
+        data[name] = r.text(name)
     return {k: v for k, v in data.items() if v is not None}, r.errors
 
 
@@ -274,10 +301,13 @@ FOCUS = {
 
 
 def focus_id(field: str | None) -> str:
-    """The id of the control a finding about ``field`` concerns (``rtm.days_of_data`` → the RTM days box)."""
+    """The id of the control a finding about ``field`` concerns (``rtm.days_of_data`` → the RTM days box;
+    ``s2_minutes``, a row's own control, → its box)."""
     field = (field or "").split(",")[0].strip()  # "curriculum, topics": the first one named
     if not field:
         return "f-code"
+    if re.fullmatch(r"s\d{1,2}_[a-z_]+", field):
+        return f"f-{field}"
     if field in FOCUS:
         return FOCUS[field]
     head, _, tail = field.partition(".")

@@ -16,12 +16,14 @@ from datetime import datetime, time
 from typing import Any
 
 from billing_rules import icd10
-from billing_rules.model import ClinicalContext
+from billing_rules.model import ClinicalContext, ServiceRecord
+from billing_rules.visit import VisitRecord
 from fhir_mappings.note import generate_note
 from smart_app.point_of_care import drafts
 from smart_app.point_of_care.evaluation import Check, code_choices
 from smart_app.point_of_care.form import TIME_RE
 from smart_app.point_of_care.page import linkable_diagnoses
+from smart_app.point_of_care.rows import coded_rows
 from smart_app.store import Database
 
 
@@ -40,18 +42,26 @@ def basis(text: str) -> str:
 
 def generated(result: Check, ctx: ClinicalContext, fields: dict[str, Any]) -> str | None:
     """The note generated from the draft's fields; None when the fields do not make a service yet."""
-    if result.record is None or result.evaluation is None:
+    if result.visit is None or result.evaluation is None:
         return None
     start, end = session_times(fields, result)
-    choice = code_choices().get(result.code)
+    if result.record is not None and result.service_evaluation is not None:  # one service: as before
+        record: ServiceRecord | VisitRecord = result.record
+        lines = result.service_evaluation.charge_lines
+    else:
+        record, lines = result.visit, result.evaluation.charge_lines
+    codes = result.visit.codes
+    diagnoses = tuple(dict.fromkeys(d for s in result.visit.services for d in s.diagnoses))
+    texts = {c: code_choices()[c].paraphrase for c in codes if c in code_choices()}
     return generate_note(
-        result.record,
-        charge_lines=result.evaluation.charge_lines,
+        record,
+        charge_lines=lines,
         start=start,
         end=end,
-        diagnosis_labels=diagnosis_labels(ctx, result.record.diagnoses),
-        code_text=choice.paraphrase if choice else None,
+        diagnosis_labels=diagnosis_labels(ctx, diagnoses),
+        code_text=texts if len(codes) > 1 else texts.get(codes[0]),
         author_name=ctx.provider.name,
+        author_credentials=ctx.provider.role if ctx.provider.role not in ("unknown", "other") else None,
     )
 
 
@@ -83,17 +93,19 @@ def edit_basis(draft: drafts.Draft, generated_text: str | None) -> str | None:
 
 
 def session_times(fields: dict[str, Any], check_result: Check) -> tuple[datetime | None, datetime | None]:
-    """Start and end of the session as datetimes, when the clinician gave times."""
-    record = check_result.record
-    day = record.service_date if record else None
-    start, end = str(fields.get("start_time") or ""), str(fields.get("end_time") or "")
-    m1, m2 = TIME_RE.match(start), TIME_RE.match(end)
-    if not day or not m1 or not m2:
+    """Start and end of the visit as datetimes, when the clinician gave times: the earliest start and the
+    latest end of its rows (one row: its own)."""
+    visit = check_result.visit
+    day = visit.service_date if visit else None
+    starts, ends = [], []
+    for row in coded_rows(fields):
+        m1, m2 = TIME_RE.match(row.get("start_time")), TIME_RE.match(row.get("end_time"))
+        if m1 and m2:
+            starts.append(time(int(m1[1]), int(m1[2])))
+            ends.append(time(int(m2[1]), int(m2[2])))
+    if not day or not starts:
         return None, None
-    return (
-        datetime.combine(day, time(int(m1[1]), int(m1[2]))),
-        datetime.combine(day, time(int(m2[1]), int(m2[2]))),
-    )
+    return datetime.combine(day, min(starts)), datetime.combine(day, max(ends))
 
 
 def diagnosis_labels(ctx: ClinicalContext, codes: tuple[str, ...]) -> dict[str, str]:

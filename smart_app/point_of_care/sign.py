@@ -207,25 +207,32 @@ def _write(
     acks: list[Acknowledgement],
 ) -> WriteResult:
     """The signed service, handed to the one write path (which audits it, acknowledgements included)."""
-    assert result.record is not None and result.evaluation is not None
+    assert result.visit is not None and result.evaluation is not None
     start, end = document_note.session_times(draft.fields, result)
-    choice = code_choices().get(result.code)
+    # One service is written as before (same identifiers for a draft from before the grid); several as the
+    # visit: ONE note, one ChargeItem per charge line, one Provenance.
+    one = result.record is not None and result.service_evaluation is not None
+    record = result.record if one and result.record else result.visit
+    evaluation = result.service_evaluation if one and result.service_evaluation else result.evaluation
+    codes = result.visit.codes
+    diagnoses = tuple(dict.fromkeys(d for s in result.visit.services for d in s.diagnoses))
+    texts = {c: code_choices()[c].paraphrase for c in codes if c in code_choices()}
     signed = SignedService(
         issuer=launch.context.iss,
         patient_id=str(launch.context.patient),
         encounter_id=launch.context.encounter,
         fhir_user=launch.context.fhir_user,
         organization=ctx.encounter.service_provider,
-        record=result.record,
-        evaluation=result.evaluation,
+        record=record,
+        evaluation=evaluation,
         note_text=note,
         draft_id=draft.id,
         note_only=note_only,
         start=start,
         end=end,
         signed_at=utcnow(),
-        diagnosis_labels=document_note.diagnosis_labels(ctx, result.record.diagnoses),
-        code_text={result.code: choice.paraphrase} if choice else {},
+        diagnosis_labels=document_note.diagnosis_labels(ctx, diagnoses),
+        code_text=texts,
         acknowledgements=tuple(acks),
         zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
     )

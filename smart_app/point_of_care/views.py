@@ -26,6 +26,7 @@ from smart_app.point_of_care.card import CardView, card_view, preselected_fields
 from smart_app.point_of_care.evaluation import check, warm
 from smart_app.point_of_care.form import fields_from
 from smart_app.point_of_care.page import form_context
+from smart_app.point_of_care.rows import add_row, coded_rows, remove_row, row_count, row_name, use_code
 
 bp = Blueprint("document", __name__, url_prefix="/s/<handle>", template_folder="templates")
 bp.register_blueprint(document_api.bp)
@@ -53,8 +54,13 @@ def context(handle: str) -> str:
         return render_template("document/context.html", **_page(launch, ctx, {}, resume=draft))
     last = drafts.latest(db, key) if draft is None else None
     signed = last if last is not None and last.status != drafts.OPEN else None
-    card = card_view(launch.context.app_context, ctx, new_draft=draft is None and signed is None)
-    fields = draft.fields if draft else preselected_fields(card)
+    # The card's code is chosen whenever the form would start with no service: no draft, an open draft with no
+    # code yet, or after a signed one (the form then starts a new service). A chosen code is never replaced.
+    starts_empty = draft is None or not coded_rows(draft.fields)
+    card = card_view(launch.context.app_context, ctx, new_draft=starts_empty)
+    fields = dict(draft.fields) if draft else {}
+    if starts_empty:
+        fields |= preselected_fields(card)
     page = _page(launch, ctx, fields, draft=draft, signed=signed, card=card)
     return render_template("document/context.html", **page)
 
@@ -77,10 +83,21 @@ def submit(handle: str) -> str | Response:
     found = document_api.editable_draft(launch, request.form.get("draft_id", ""))
     if isinstance(found, Response):
         return redirect(url_for("document.context", handle=handle), 303)
-    fields = fields_from(request.form)
+    fields: dict[str, Any] = dict(fields_from(request.form))
     fields.pop("draft_id", None)
     if action != "icd_search":
         fields.pop("icd_q", None)
+    focus = ""
+    if action == "add_row":
+        fields = add_row(fields)
+        focus = f"f-{row_name(row_count(fields) - 1, 'code')}"
+    elif action.startswith("use_code:"):
+        code, _, instead_of = action.removeprefix("use_code:").partition(":")
+        fields = use_code(fields, code, instead_of)
+        focus = f"f-{row_name(row_count(fields) - 1, 'code')}"
+    elif action.startswith("remove_") and action[7:].isdigit():
+        fields = remove_row(fields, int(action[7:]))
+        focus = "add-row"
     draft = document_api.save_fields(launch, found, fields)  # keeps an edited note (document_note)
     if draft is None:  # signed in another window or by a simultaneous Sign: the page shows that
         return redirect(url_for("document.context", handle=handle), 303)
@@ -94,14 +111,15 @@ def submit(handle: str) -> str | Response:
     if action == "icd_search":
         query = str(fields.get("icd_q") or "").strip()
         results = icd10.search(query, limit=document_api.ICD_LIMIT) if len(query) >= 2 else []
-    return render_template(
-        "document/context.html", **_page(launch, ctx, fields, draft=draft, icd_results=results)
-    )
+    page = _page(launch, ctx, fields, draft=draft, icd_results=results)
+    return render_template("document/context.html", autofocus=focus, **page)
 
 
 def _has_content(fields: dict[str, Any]) -> bool:
     return any(
-        v for k, v in fields.items() if k not in ("mode", "location", "patients_in_group", "service_date")
+        v
+        for k, v in fields.items()
+        if k not in ("mode", "location", "patients_in_group", "service_date", "rows")
     )
 
 

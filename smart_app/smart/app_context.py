@@ -21,8 +21,9 @@ MAX_LENGTH = 2048
 KEYS = frozenset(
     {"hook", "hookInstance", "patientId", "encounterId", "code", "routes", "orderId", "chargeItemId"}
 )
-# FHIR ids, codes, hook names and space-separated code lists: nothing that could carry markup or a URL.
-_VALUE = re.compile(r"^[A-Za-z0-9.\-]{1,64}( [A-Za-z0-9.\-]{1,64}){0,19}$")
+# FHIR ids, codes, hook names and space-separated code lists ("97550-97552", "G0108/G0109" among them):
+# nothing that could carry markup or a URL (no ":", "<", quotes).
+_VALUE = re.compile(r"^[A-Za-z0-9./\-]{1,64}( [A-Za-z0-9./\-]{1,64}){0,19}$")
 
 
 def parse_app_context(raw: Any, *, patient: str | None, encounter: str | None) -> dict[str, str] | None:

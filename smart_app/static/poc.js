@@ -63,17 +63,47 @@
     return data.saved_at ? "Draft saved " + data.saved_at + "." : "";
   }
 
-  /* Show only the controls the chosen code needs (data-needs="minutes" etc.). */
+  /* Show only the controls the chosen codes need: a row's own controls follow its code (data-row-needs), the
+     visit's shared controls follow every row's code together (data-needs). */
+  function selectedOptions(form) {
+    return $all("select[data-row-code]", form).map(function (sel) { return sel.options[sel.selectedIndex]; })
+      .filter(function (o) { return o && o.value; });
+  }
+  function fieldsOf(option) { return ((option && option.getAttribute("data-fields")) || "").split(" "); }
+
   function applyVisibility(form) {
-    var select = $("#f-code", form);
-    if (!select) { return; }
-    var option = select.options[select.selectedIndex];
-    var fields = ((option && option.getAttribute("data-fields")) || "").split(" ");
-    var chosen = !!select.value;
+    var chosen = selectedOptions(form);
+    var fields = [];
+    chosen.forEach(function (o) { fields = fields.concat(fieldsOf(o)); });
+    var group = chosen.some(function (o) { return o.getAttribute("data-group") === "1"; });
+    var families = chosen.map(function (o) { return o.getAttribute("data-family"); });
+    $all("fieldset[data-family]", form).forEach(function (el) {
+      el.hidden = families.indexOf(el.getAttribute("data-family")) < 0;
+    });
     $all("[data-needs]", form).forEach(function (el) {
       var needs = el.getAttribute("data-needs").split(" ");
-      var show = chosen && needs.some(function (n) { return fields.indexOf(n) >= 0; });
+      var show = chosen.length > 0 && needs.some(function (n) { return fields.indexOf(n) >= 0; });
+      if (el.hasAttribute("data-group-only")) { show = show && group; }
       el.hidden = !show;
+    });
+    $all(".svc-row", form).forEach(function (row) {
+      var sel = $("select[data-row-code]", row);
+      var own = sel && sel.value ? fieldsOf(sel.options[sel.selectedIndex]) : ["minutes"];
+      var n = Number(row.getAttribute("data-row")) + 1;
+      var named = "Service " + n + (sel && sel.value ? ": " + sel.value : "");
+      var title = $(".svc-title", row), remove = $("button[id^=remove-]", row);
+      if (title && title.textContent !== named) { title.textContent = named; }
+      if (remove) { remove.setAttribute("aria-label", "Remove service " + n + (sel && sel.value ? " (" + sel.value + ")" : "")); }
+      var by = $("select[data-furnished]", row);
+      $all("[data-row-needs]", row).forEach(function (el) {
+        var show = own.indexOf(el.getAttribute("data-row-needs")) >= 0;
+        if (el.hasAttribute("data-shared-only")) { show = show && !!by && by.value === "shared"; }
+        el.hidden = !show;
+      });
+      var fam = sel && sel.value ? sel.options[sel.selectedIndex].getAttribute("data-family") : "";
+      $all("[data-row-family]", row).forEach(function (el) {
+        el.hidden = el.getAttribute("data-row-family") !== fam;
+      });
     });
     var cur = $("#f-curriculum", form);
     var curName = cur ? cur.value : "";
@@ -84,6 +114,119 @@
     if (other) { other.hidden = curName !== "__other__"; }
   }
 
+  /* The code picker: an ARIA 1.2 combobox (editable, list autocomplete) over the row's native select, which
+     stays the form's value and the no-JavaScript control. Searches the code and the words of its description. */
+  var comboCount = 0;
+  function Combobox(select) {
+    var self = this;
+    comboCount += 1;
+    this.select = select;
+    this.input = document.createElement("input");
+    this.list = document.createElement("ul");
+    var id = select.id + "-search";
+    this.input.id = id; this.input.type = "text"; this.input.className = "combo-input";
+    this.input.setAttribute("role", "combobox");
+    this.input.setAttribute("aria-autocomplete", "list");
+    this.input.setAttribute("aria-expanded", "false");
+    this.input.setAttribute("autocomplete", "off");
+    this.input.setAttribute("placeholder", "Code or words, e.g. 97110 or balance");
+    this.list.id = select.id + "-list"; this.list.className = "combo-list";
+    this.list.setAttribute("role", "listbox"); this.list.hidden = true;
+    this.input.setAttribute("aria-controls", this.list.id);
+    var label = document.querySelector("label[for='" + select.id + "']");
+    if (label) { label.htmlFor = id; this.list.setAttribute("aria-label", label.textContent + " choices"); }
+    this.options = $all("option", select).filter(function (o) { return o.value; }).map(function (o) {
+      var group = o.parentNode && o.parentNode.label ? o.parentNode.label : "";
+      return { value: o.value, text: o.textContent, hay: (o.textContent + " " + group).toLowerCase() };
+    });
+    select.classList.add("visually-hidden");
+    select.tabIndex = -1;
+    select.setAttribute("aria-hidden", "true");
+    select.parentNode.insertBefore(this.input, select);
+    select.parentNode.insertBefore(this.list, select.nextSibling);
+    this.active = -1; this.shown = [];
+    this.sync();
+    this.input.addEventListener("input", function (e) { e.stopPropagation(); self.open(self.input.value); });
+    this.input.addEventListener("change", function (e) { e.stopPropagation(); });
+    this.input.addEventListener("keydown", function (e) { self.key(e); });
+    this.input.addEventListener("blur", function () { setTimeout(function () { self.close(true); }, 150); });
+    this.list.addEventListener("mousedown", function (e) { e.preventDefault(); });
+    this.list.addEventListener("click", function (e) {
+      var li = e.target.closest("[role=option]");
+      if (li) { self.choose(li.getAttribute("data-value")); }
+    });
+    select.addEventListener("change", function () { self.sync(); });
+    if (select.hasAttribute("autofocus")) { this.input.focus(); }
+  }
+  Combobox.prototype.sync = function () {
+    var o = this.select.options[this.select.selectedIndex];
+    this.input.value = o && o.value ? o.textContent : "";
+  };
+  Combobox.prototype.open = function (query) {
+    var words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    this.shown = this.options.filter(function (o) {
+      return words.every(function (w) { return o.hay.indexOf(w) >= 0; });
+    }).slice(0, 30);
+    var list = this.list, sid = this.select.id;
+    list.textContent = "";
+    this.shown.forEach(function (o, n) {
+      var li = document.createElement("li");
+      li.id = sid + "-opt-" + n; li.setAttribute("role", "option"); li.setAttribute("data-value", o.value);
+      li.setAttribute("aria-selected", "false");
+      li.textContent = o.text;
+      list.appendChild(li);
+    });
+    if (!this.shown.length) {
+      var none = document.createElement("li");
+      none.className = "combo-none"; none.textContent = "No code matches.";
+      list.appendChild(none);
+    }
+    list.hidden = false;
+    this.input.setAttribute("aria-expanded", "true");
+    this.move(this.shown.length ? 0 : -1);
+  };
+  Combobox.prototype.move = function (n) {
+    var items = $all("[role=option]", this.list);
+    items.forEach(function (li) { li.setAttribute("aria-selected", "false"); });
+    this.active = n;
+    if (n >= 0 && items[n]) {
+      items[n].setAttribute("aria-selected", "true");
+      this.input.setAttribute("aria-activedescendant", items[n].id);
+      items[n].scrollIntoView({ block: "nearest" });
+    } else {
+      this.input.removeAttribute("aria-activedescendant");
+    }
+  };
+  Combobox.prototype.close = function (restore) {
+    this.list.hidden = true;
+    this.input.setAttribute("aria-expanded", "false");
+    this.input.removeAttribute("aria-activedescendant");
+    if (restore) { this.sync(); }
+  };
+  Combobox.prototype.choose = function (value) {
+    this.select.value = value;
+    this.close(false);
+    this.sync();
+    this.select.dispatchEvent(new Event("change", { bubbles: true }));
+    this.input.focus();
+  };
+  Combobox.prototype.key = function (e) {
+    var open = !this.list.hidden;
+    if (e.key === "ArrowDown") {
+      e.preventDefault();
+      if (!open) { this.open(""); return; }
+      this.move(Math.min(this.active + 1, this.shown.length - 1));
+    } else if (e.key === "ArrowUp") {
+      e.preventDefault();
+      if (open) { this.move(Math.max(this.active - 1, 0)); }
+    } else if (e.key === "Enter") {
+      if (open && this.active >= 0) { e.preventDefault(); this.choose(this.shown[this.active].value); }
+      else { e.preventDefault(); }
+    } else if (e.key === "Escape") {
+      if (open) { e.preventDefault(); this.close(true); }
+    }
+  };
+
   function applyResult(form, data) {
     var idInput = form.querySelector("input[name=draft_id]");
     if (idInput && data.draft_id) { idInput.value = data.draft_id; }
@@ -92,6 +235,17 @@
       /* The fragment is rendered and autoescaped by the server's templates. */
       results.innerHTML = data.html;
     }
+    (data.rows_html || []).forEach(function (html, n) {
+      var box = document.getElementById("row-result-" + n);
+      if (box && typeof html === "string") { box.innerHTML = html; }
+    });
+    var h1 = $("h1");
+    if (h1 && data.heading && h1.textContent !== data.heading) {
+      h1.textContent = data.heading;
+      document.title = data.heading + " — billing check";
+    }
+    var alloc = $("#visit-allocation");
+    if (alloc && typeof data.allocation_html === "string") { alloc.innerHTML = data.allocation_html; }
     var summary = $("#poc-summary");
     if (summary && data.summary) { summary.textContent = data.summary; }
     announce(data);
@@ -169,13 +323,17 @@
 
   function initDocumentForm(form) {
     var saver = new Saver(form, form.getAttribute("data-evaluate-url"), function (data) { applyResult(form, data); });
+    $all("select[data-combobox]", form).forEach(function (sel) { new Combobox(sel); });
     applyVisibility(form);
+    var focusNow = $("[autofocus]", form);
+    if (focusNow && focusNow.tagName !== "SELECT") { focusNow.focus(); }
     form.addEventListener("input", function (e) {
       if (e.target && e.target.id === "f-icd_q") { return; }
       saver.schedule();
     });
     form.addEventListener("change", function (e) {
-      if (e.target && (e.target.id === "f-code" || e.target.id === "f-curriculum")) { applyVisibility(form); }
+      if (e.target && (e.target.hasAttribute("data-row-code") || e.target.hasAttribute("data-furnished") ||
+          e.target.id === "f-curriculum")) { applyVisibility(form); }
       if (e.target && e.target.id === "f-icd_q") { return; }
       saver.schedule();
     });

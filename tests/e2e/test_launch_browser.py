@@ -34,7 +34,7 @@ def test_ehr_launch_from_launcher_page_frames_the_app_for_the_chosen_patient(
     app_frame = page.frame(name="app-frame")
     assert app_frame is not None and app_frame.url.startswith(app_server.base_url)
     body = frame.locator("body").inner_text()
-    assert "2026-03-02" in body
+    assert "2 Mar 2026" in body  # the encounter date as the clinician reads it
     assert "Grace Okafor" in body
     assert "commercial" in body.lower()
 

@@ -23,14 +23,14 @@ def test_each_check_is_announced_from_a_live_region_that_outlives_the_results(
     assert region.evaluate("el => el.closest('#poc-results') === null")  # not inside what is replaced
 
     document_98960(frame, page, minutes="10")
-    settle(frame, "time.below-minimum")
+    settle(frame, "do not reach one unit")
     frame.locator("#poc-announce").get_by_text("Signing a charge is blocked").wait_for(state="attached")
     blocked = region.text_content()
     minimum = frame.locator("#poc-results li.sev-block strong").first.inner_text()
     assert minimum in blocked
 
     frame.locator("#f-minutes").fill("20")
-    frame.locator("#poc-results").get_by_text("time.below-minimum").wait_for(state="detached")
+    frame.locator("#poc-results").get_by_text("do not reach one unit").wait_for(state="detached")
     frame.get_by_label("E11.9 — Type 2 diabetes mellitus without complications").check()
     settle(frame, "Ready to review and sign")
     frame.locator("#poc-announce").get_by_text("Ready to review and sign").wait_for(state="attached")

@@ -73,16 +73,17 @@ def test_document_a_98960_session_sign_it_and_find_it_on_the_server(
 ) -> None:
     frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
     shot(page, "01-opened")
-    assert frame.locator("#f-minutes").is_hidden()  # only the chosen code's fields are shown
+    assert frame.locator("#f-curriculum").is_hidden()  # only the chosen code's fields are shown
     document_98960(frame, page, minutes="10")
-    settle(frame, "time.below-minimum")
+    settle(frame, "10 minutes of 98960 do not reach one unit")
     assert frame.get_by_role("button", name="Review and sign").is_disabled()
     shot(page, "02-ten-minutes-blocked")
 
     frame.locator("#f-minutes").fill("20")
-    frame.locator("#poc-results").get_by_text("time.below-minimum").wait_for(state="detached")
+    frame.locator("#poc-results").get_by_text("do not reach one unit").wait_for(state="detached")
     results = frame.locator("#poc-results").inner_text()
-    assert "dx.missing" in results  # the engine never links a diagnosis by itself
+    assert "No diagnosis is linked to 98960" in results  # the engine never links a diagnosis by itself
+    assert "dx.missing" not in results  # rule ids only inside the closed "Source" disclosures
     shot(page, "03-twenty-minutes")
 
     frame.locator("#poc-results a[data-focus='f-dx']").first.click()
@@ -129,7 +130,7 @@ def test_medicare_patient_gets_the_not_covered_block_with_the_payable_alternativ
     frame.locator("#f-minutes").fill("30")
     settle(frame, "Must fix before a charge can be signed")
     results = frame.locator("#poc-results").inner_text()
-    assert "payer.not-covered" in results
+    assert "does not pay 98960 separately" in results and "payer.not-covered" not in results
     # the routes that fit the launching nurse (issue 12): DSMT, not the therapy codes an RN cannot bill
     assert "Payable routes for a nurse" in results and "G0108" in results
     assert "97535" not in results and "97550" not in results

@@ -31,8 +31,9 @@ def test_keyboard_only_in_a_400px_window(
     assert page.locator("#poc-form b, #poc-form script").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= 400
 
-    tab_to(page, "f-code")
+    tab_to(page, "f-code-search")  # the code picker: a combobox searched by number or words
     page.keyboard.type("98960")
+    page.keyboard.press("Enter")
     tab_to(page, "f-minutes")
     page.keyboard.type("20")
     tab_to(page, "f-curriculum")

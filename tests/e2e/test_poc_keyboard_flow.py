@@ -47,8 +47,9 @@ def test_document_review_and_sign_with_the_keyboard_alone(
 
 def document_and_sign(page: Any) -> int:
     """Document a 98960 session, review and sign it by keyboard; returns how many warnings it acknowledged."""
-    tab_to(page, "#f-code")
+    tab_to(page, "#f-code-search")  # the code picker: a combobox searched by number or words
     page.keyboard.type("98960")
+    page.keyboard.press("Enter")
     tab_to(page, "#f-minutes")
     page.keyboard.type("25")
     tab_to(page, "#f-curriculum")

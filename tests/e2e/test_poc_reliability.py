@@ -71,7 +71,7 @@ def test_a_draft_survives_a_relaunch(clean_sandbox: SandboxHandle, app_server: A
     document_98960(frame, page, minutes="35")
     frame.locator("#f-adaptations").fill("Large-print handouts; daughter interpreted")
     frame.locator("#poc-save-status").get_by_text("Draft saved").wait_for()
-    settle(frame, "dx.missing")
+    settle(frame, "No diagnosis is linked")
 
     page.goto("about:blank")  # the EHR closes the app; later the clinician opens it again for the same visit
     page.goto(clean_sandbox.ehr_launch_url(DM_PATIENT, encounter=DM_ENCOUNTER))

@@ -37,4 +37,4 @@ def test_the_page_is_drawn_in_the_ehrs_style(
     )
     assert drawn["bg"] == rgb(style["color_background"])
     assert drawn["fg"] == rgb(style["color_text"])
-    assert drawn["font"].startswith("Georgia")
+    assert drawn["font"].startswith('"Helvetica Neue"')  # the EHR's, not the app's own system-ui

@@ -20,7 +20,7 @@ def test_a_draft_survives_the_tokens_expiry_without_refresh(
 ) -> None:
     frame = open_app(page, clean_sandbox, DM_PATIENT, DM_ENCOUNTER)
     document_98960(frame, page, minutes="30")
-    settle(frame, "dx.missing")
+    settle(frame, "No diagnosis is linked")
     frame.locator("#poc-save-status").get_by_text("Draft saved").wait_for()
 
     clean_sandbox.fault(refuse_refresh=True)
@@ -31,7 +31,7 @@ def test_a_draft_survives_the_tokens_expiry_without_refresh(
     ) as saved:
         frame.locator("#f-minutes").fill("32")
     assert saved.value.status == 200  # saved and checked although the EHR token is dead
-    settle(frame, "dx.missing")
+    settle(frame, "No diagnosis is linked")
     shot(page, "16-typing-after-token-expiry")
     app_frame = page.frame(name="app-frame")
     app_frame.goto(app_frame.url)  # the token really is dead: the page itself asks for a relaunch

@@ -44,7 +44,7 @@ def page_for(app: Flask, rsps: Any, app_context: Any) -> tuple[Any, str, str]:
 
 
 def selected_code(html: str) -> str | None:
-    m = re.search(r'<option value="([0-9A-Z]+)" data-fields="[^"]*" selected>', html)
+    m = re.search(r'<option value="([0-9A-Z]+)" data-fields="[^"]*"[^>]* selected>', html)
     return m.group(1) if m else None
 
 
@@ -120,10 +120,14 @@ def test_unknown_keys_and_uncatalogued_codes_are_dropped(app: Flask, rsps: Any) 
     assert "99999" not in html and "Order:" not in html
 
 
-def test_a_payable_routes_card_lists_the_routes_and_preselects_nothing(app: Flask, rsps: Any) -> None:
-    _, _, html = page_for(app, rsps, json.dumps(CARD | {"routes": "97535 97110 XYZ"}))
-    assert selected_code(html) is None
-    assert "Payable routes for this payer: 97535, 97110." in html
+def test_a_payable_routes_card_offers_the_routes_as_switch_buttons_and_preselects_nothing(
+    app: Flask, rsps: Any
+) -> None:
+    routes = "97535 97110 97550-97552 G0108/G0109 XYZ"  # as the Medicare card names them
+    _, _, html = page_for(app, rsps, json.dumps(CARD | {"routes": routes}))
+    assert selected_code(html) is None and "does not pay it" in html
+    offered = re.findall(r'value="use_code:(\w+)"', html)
+    assert offered[:5] == ["97535", "97110", "97550", "97551", "97552"] and "XYZ" not in offered
 
 
 def test_parse_caps_values_and_checks_the_launch() -> None:

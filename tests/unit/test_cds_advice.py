@@ -176,3 +176,36 @@ def test_rule_data_gaps_are_a_footnote_not_a_warning() -> None:
     assert advice.indicator == "info" and "is billable" in advice.summary
     # FY2027 ICD-10-CM is loaded only for some categories (not G89): said once, in the detail
     assert "Rule data: " in advice.detail and "FY2027" in advice.detail
+
+
+def test_discharge_is_quiet_about_a_warning_acknowledged_at_signing() -> None:
+    own = ExistingCharge(
+        "ci1", "98960", date(2026, 3, 2), "billable", ("|".join(identifier("c" * 32).values()),)
+    )
+    other = ExistingCharge("ci9", "98960", date(2026, 3, 2), "billable", ("urn:other|9",))
+    chart = ctx(existing_charges=(own, other))
+    signed_over = {identifier("c" * 32)["value"]: frozenset({"duplicate.charge"})}
+    assert (
+        discharge.advise(chart, [charge()], [NOTE], encounter_id="e1", today=TODAY, acknowledged=signed_over)
+        == []
+    )
+    elsewhere = {
+        "charge-of-another-visit": frozenset({"duplicate.charge"})
+    }  # another charge's answer counts not
+    (advice,) = discharge.advise(
+        chart, [charge()], [NOTE], encounter_id="e1", today=TODAY, acknowledged=elsewhere
+    )
+    assert [f.rule for f in advice.findings] == ["duplicate.charge"]
+
+
+def test_each_card_kind_has_dismiss_reasons_that_fit_it() -> None:
+    from smart_app.cds_hooks.hooks import OVERRIDE_REASONS
+
+    education = {c.code for c in OVERRIDE_REASONS["billable-education"]}
+    assert "patient-declined" in education
+    for kind in ("ordered-not-documented", "documented-needs-fix"):
+        codes = {c.code for c in OVERRIDE_REASONS[kind]}
+        assert "patient-declined" not in codes and len(codes) >= 3, kind
+    assert {c.code for c in OVERRIDE_REASONS["ordered-not-documented"]} != {
+        c.code for c in OVERRIDE_REASONS["documented-needs-fix"]
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -111,3 +112,25 @@ def test_a_jwt_id_is_accepted_once(db: Database) -> None:
     assert store.jti_seen(db, "https://iss.test", "j1", 4102444800) is False
     assert store.jti_seen(db, "https://iss.test", "j1", 4102444800) is True
     assert store.jti_seen(db, "https://other.test", "j1", 4102444800) is False
+
+
+def test_the_warnings_acknowledged_at_signing_are_found_by_charge_identifier(db: Database) -> None:
+    from smart_app.store.writeback import AuditRow
+
+    charge = {"key": "charge-0", "type": "ChargeItem", "identifier": "charge-abc"}
+    what = {"resources": [charge, {"key": "note", "type": "DocumentReference", "identifier": "note-abc"}]}
+    acks = {"acknowledged": [{"rule": "duplicate.charge", "reason": "second session, separate teaching"}]}
+    rows = [
+        ("signed", "pat-1", "enc-1", acks),
+        ("signed", "pat-1", "enc-2", acks),
+        ("write-result", "pat-1", "enc-1", acks),
+    ]
+    with db.session() as s:
+        for action, patient, encounter, message in rows:
+            s.add(AuditRow(action=action, write_key="k", issuer="https://ehr.test", patient_id=patient,
+                           encounter_id=encounter, what_json=json.dumps(what), outcome="signed",
+                           message=json.dumps(message)))  # fmt: skip
+    assert store.acknowledged_at_signing(db, "pat-1", "enc-1") == {
+        "charge-abc": frozenset({"duplicate.charge"})
+    }
+    assert store.acknowledged_at_signing(db, "pat-1", "enc-9") == {}

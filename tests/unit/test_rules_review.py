@@ -116,7 +116,8 @@ def test_group_codes_without_a_range_say_no_estimate_is_loaded(payer: str, code:
     ev = run(education(payer=payer, code=code, patients_in_group=size))
     note = finding(ev, "estimate.not-loaded")
     assert ev.estimate is None and note.severity == "info"
-    assert "per patient" in note.message and "SMART_EDU_RULES_DIR" in note.prompt
+    assert "per patient" in note.message and "fee schedule" in note.prompt
+    assert "SMART_EDU_RULES_DIR" in note.source  # the how-to for the billing office, not the clinician's text
 
 
 def test_therapy_without_a_range_says_so() -> None:
