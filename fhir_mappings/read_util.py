@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from billing_rules.model import Coding
@@ -188,8 +189,11 @@ class References:
 _TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 
 
+@lru_cache(maxsize=65536)
 def key_from_url(ref: str) -> str | None:
-    """``Patient/1`` from ``Patient/1``, ``https://ehr/fhir/Patient/1`` or ``Patient/1/_history/3``."""
+    """``Patient/1`` from ``Patient/1``, ``https://ehr/fhir/Patient/1`` or ``Patient/1/_history/3``.
+
+    Memoised: the same few references (the patient, the clinicians) recur in every resource of an export."""
     parts = [p for p in ref.split("?", 1)[0].split("/") if p]
     if "_history" in parts:
         parts = parts[: parts.index("_history")]

@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scrub.set_defaults(module="smart_app.commands.scrub")
 
+    purge = sub.add_parser(
+        "purge",
+        help="delete what the retention settings say has expired (meant for a scheduler)",
+        epilog="SMART_EDU_RETENTION_DAYS (default 30), SMART_EDU_AUDIT_RETENTION_DAYS (default 2557); "
+        "store: the same as outbox's (named on stderr); prints the count per kind; exit 0, 2 error",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    purge.set_defaults(module="smart_app.commands.purge")
+
     db = sub.add_parser(
         "db",
         help="the store's schema: apply the migrations (at deploy time) or show where it is",

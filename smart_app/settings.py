@@ -138,6 +138,8 @@ _VARS: dict[str, _Var] = {
     "edit_tables_dir": _Var("SMART_EDU_EDIT_TABLES_DIR", _path),
     "bearer_token": _Var("SMART_EDU_BEARER_TOKEN", _text),
     "bearer_token_issuer": _Var("SMART_EDU_BEARER_TOKEN_ISSUER", _text),
+    "retention_days": _Var("SMART_EDU_RETENTION_DAYS", _positive_int),
+    "audit_retention_days": _Var("SMART_EDU_AUDIT_RETENTION_DAYS", _positive_int),
     "data_home": _Var("XDG_DATA_HOME", _path),
     "log_format": _Var("SMART_EDU_LOG_FORMAT", _log_format),
 }
@@ -173,6 +175,8 @@ class Settings:
     edit_tables_dir: Path | None = None
     bearer_token: str | None = None  # sandbox-test / outbox against a protected server
     bearer_token_issuer: str | None = None
+    retention_days: int = 30  # `purge`: ended launches, drafts, sent outbox entries, finished write jobs
+    audit_retention_days: int = 2557  # `purge`: the audit log and CDS card records (7 years)
     data_home: Path | None = None  # XDG_DATA_HOME: where sandbox-test keeps its own store
     log_format: str | None = None  # json | text; None: json under `serve`, text elsewhere
 

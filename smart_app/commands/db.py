@@ -13,14 +13,18 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from smart_app.store import Database, schema
-from smart_app.writeback.local_store import app_database_url, shown_url
+from smart_app.writeback.local_store import NO_STORE_HINT, command_store, missing_store, shown_url
 
 EXIT_OK, EXIT_BEHIND, EXIT_ERROR = 0, 1, 2
 
 
 def run(args: argparse.Namespace) -> int:
-    url = app_database_url()
-    print(f"smart-edu db: store {shown_url(url)}", file=sys.stderr)
+    url, origin = command_store()
+    print(f"smart-edu db: store {shown_url(url)} ({origin})", file=sys.stderr)
+    missing = missing_store(url) if args.action == "current" else None  # upgrade may create a new store
+    if missing:
+        print(f"smart-edu db: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
+        return EXIT_ERROR
     db = Database(url)
     try:
         return _upgrade(db) if args.action == "upgrade" else _current(db)

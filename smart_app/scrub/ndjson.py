@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fhir_mappings.read_util import key_from_url
 from smart_app.scrub.errors import ScrubInputError
@@ -46,29 +46,30 @@ class ExportIndex:
     counts: Counter[str] = field(default_factory=Counter)
     unattributed: Counter[str] = field(default_factory=Counter)
     charges: Counter[str] = field(default_factory=Counter)  # ChargeItems per patient (progress, partitions)
+    _handles: dict[int, BinaryIO] = field(default_factory=dict, repr=False)
 
     def patient_ids(self) -> list[str]:
         return sorted(self.patients)
 
     def read_lines(self, patient_id: str) -> list[bytes]:
-        """The raw lines of one patient, in file order (the order a second read gives is always the same)."""
-        spots = sorted(self.patients.get(patient_id, ()))
+        """The raw lines of one patient, in file order (the order a second read gives is always the same).
+
+        The files stay open between patients (``close()`` when done): one open per file, not per patient."""
         out: list[bytes] = []
-        handle, current = None, -1
-        try:
-            for spot in spots:
-                number, offset = spot >> _OFFSET_BITS, spot & ((1 << _OFFSET_BITS) - 1)
-                if number != current:
-                    if handle:
-                        handle.close()
-                    handle, current = self.files[number].open("rb"), number
-                assert handle is not None
-                handle.seek(offset)
-                out.append(handle.readline())
-        finally:
-            if handle:
-                handle.close()
+        mask = (1 << _OFFSET_BITS) - 1
+        for spot in sorted(self.patients.get(patient_id, ())):
+            number = spot >> _OFFSET_BITS
+            handle = self._handles.get(number)
+            if handle is None:
+                handle = self._handles[number] = self.files[number].open("rb")
+            handle.seek(spot & mask)
+            out.append(handle.readline())
         return out
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
 
 
 def ndjson_files(directory: Path) -> list[Path]:

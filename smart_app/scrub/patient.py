@@ -65,6 +65,7 @@ class PatientData:
     notes: dict[str, NoteFacts] = field(default_factory=dict)
     charges: list[Charge] = field(default_factory=list)
     payers: dict[date, Payer] = field(default_factory=dict)  # memo of payer_on
+    classified: dict[int, Payer] = field(default_factory=dict)  # memo: Coverage (held in coverages) -> Payer
 
     def note_for(self, charge: Charge) -> NoteFacts | None:
         """The app's note the charge links to (supportingInformation), else its encounter's app note."""
@@ -205,8 +206,12 @@ def _payer_on(data: PatientData, on: date, shared: dict[str, Resource]) -> Payer
     if not current:
         return Payer(basis="no active coverage in the export on the service date")
     primary = min(current, key=_coverage_order)
-    org_key = _REFS.key(next(iter(as_list(primary.get("payor"))), None))
-    return payer_class_from_coverage(primary, shared.get(org_key or ""))
+    key = id(primary)  # the same Coverage decides the same class on every day it is primary
+    found = data.classified.get(key)
+    if found is None:
+        org_key = _REFS.key(next(iter(as_list(primary.get("payor"))), None))
+        found = data.classified[key] = payer_class_from_coverage(primary, shared.get(org_key or ""))
+    return found
 
 
 def _coverage_order(coverage: Resource) -> tuple[int, str]:

@@ -25,12 +25,17 @@ class Options:
 def execute(
     index: ExportIndex, options: Options, done: Callable[[int], None] = lambda n: None
 ) -> tuple[str, Rows]:
-    if options.scheduler:
-        versions, rows = run_dask(index, options.period, done, options.scheduler, options.partition_charges)
-    elif options.workers > 1:
-        versions, rows = run_pool(index, options.period, done, options.workers, options.partition_charges)
-    else:
-        versions, rows = run_serial(index, options.period, done)
+    try:
+        if options.scheduler:
+            versions, rows = run_dask(
+                index, options.period, done, options.scheduler, options.partition_charges
+            )
+        elif options.workers > 1:
+            versions, rows = run_pool(index, options.period, done, options.workers, options.partition_charges)
+        else:
+            versions, rows = run_serial(index, options.period, done)
+    finally:
+        index.close()
     if len(versions) > 1:
         raise ScrubServerError(f"workers ran different rule data ({', '.join(sorted(versions))})")
     rows.sort(key=lambda r: (r["date"] or "", r["patient"], r["chargeitem"]))

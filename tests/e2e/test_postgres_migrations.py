@@ -158,3 +158,16 @@ def test_serve_refuses_an_empty_postgresql_store(pg_url: str) -> None:
     db = Database(url)
     assert schema.current(db.engine) is None
     db.dispose()
+
+
+def test_purge_takes_the_same_rows_on_postgresql(pg_url: str) -> None:
+    from tests.unit import test_purge
+
+    db = Database(new_database(pg_url, "purge"))
+    schema.upgrade(db.engine)
+    test_purge.test_each_kind_goes_exactly_when_its_retention_says(db)
+    db.dispose()
+    db = Database(new_database(pg_url, "purge_dry"))
+    schema.upgrade(db.engine)
+    test_purge.test_a_dry_run_deletes_nothing_and_counts_what_the_run_deletes(db)
+    db.dispose()

@@ -81,6 +81,7 @@ def test_a_medicare_pt_visit_of_three_timed_services_is_checked_as_one_visit(
     assert "Charge lines" not in frame.locator("#poc-results").inner_text()  # blocked: no lines, no estimate
     frame.locator(".svc-row").nth(0).get_by_text("Not billable").wait_for()
     doc_shot(page, "visit-blocked")
+    assert axe_violations(page) == []
     frame.get_by_role("checkbox", name=re.compile("M17")).first.check()
     frame.locator("#f-plan_of_care_certified").select_option("yes")
     settled(frame, "64 timed minutes: 97110 × 2, 97112 × 2, 97140 × 0")
@@ -169,6 +170,7 @@ def test_the_visit_is_signed_once_into_one_note_and_a_charge_per_line(
     frame.locator("#f-code-search").wait_for()
     review_and_sign(frame, double_click=True)  # a double click on Sign writes once
     doc_shot(page, "visit-signed")
+    assert axe_violations(page) == []
     assert_written_once(clean_sandbox)
     charges = clean_sandbox.resources(f"ChargeItem?patient={PATIENT}")
     mods = {c["code"]["coding"][0]["code"]: str(c) for c in charges}
@@ -307,3 +309,27 @@ def test_without_javascript_the_grid_adds_removes_checks_and_reviews(
         assert "97112" in page.locator("#f-note").input_value()
     finally:
         context.close()
+
+
+def test_nothing_is_cut_off_from_400_to_1280_px(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.goto(clean_sandbox.ehr_launch_url(PATIENT, encounter=ENCOUNTER, practitioner=PT, frame=False))
+    fresh = page.get_by_role("button", name="Discard it and start afresh")
+    page.locator("#f-code-search").or_(fresh).wait_for()
+    if fresh.count():
+        fresh.click()
+        page.locator("#f-code-search").wait_for()
+    page.locator("#f-code-search").fill("98960")
+    page.get_by_role("option", name=re.compile(r"^98960 ")).click()
+    page.locator("#poc-results").get_by_text("Must fix before a charge can be signed").wait_for()
+    for width in (400, 560, 720, 1024, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate(
+            "w => [...document.querySelectorAll('main *')].filter(e => {"
+            " const r = e.getBoundingClientRect(); return r.width > 0 && r.right > w + 1; })"
+            ".map(e => e.id || e.className || e.tagName).slice(0, 5)",
+            width,
+        )
+        assert overflow == [], (width, overflow)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width

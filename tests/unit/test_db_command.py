@@ -22,6 +22,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_current_then_upgrade_then_upgrade_again(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current"]) == 2  # no store yet: said so, and nothing is created
+    assert "does not exist" in capsys.readouterr().err and not Path(store.removeprefix("sqlite:///")).exists()
+    Database(store).dispose()
+    Path(store.removeprefix("sqlite:///")).touch()  # an empty database file
     assert main(["db", "current"]) == 1
     out, err = capsys.readouterr()
     assert "an empty store" in out and "run `smart-edu db upgrade`" in out and store in err
@@ -75,7 +79,7 @@ def test_an_unreachable_store_is_exit_2_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SMART_EDU_DATABASE_URL", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
-    assert main(["db", "current"]) == 2
+    assert main(["db", "upgrade"]) == 2
     assert "cannot use the store: OperationalError" in capsys.readouterr().err
 
 

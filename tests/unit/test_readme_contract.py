@@ -41,7 +41,18 @@ def parser_flags(name: str) -> set[str]:
 
 def test_the_command_table_names_every_flag_and_only_real_ones() -> None:
     table = readme_commands()
-    assert set(table) == {"demo", "serve", "check", "sandbox-test", "outbox", "audit", "db", "rules", "scrub"}
+    assert set(table) == {
+        "demo",
+        "serve",
+        "check",
+        "sandbox-test",
+        "outbox",
+        "audit",
+        "db",
+        "purge",
+        "rules",
+        "scrub",
+    }
     for name, flags in table.items():
         assert flags == parser_flags(name), name
 

@@ -48,6 +48,8 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
         "SMART_EDU_EDIT_TABLES_DIR": "/srv/ncci",
         "SMART_EDU_BEARER_TOKEN": "tok",
         "SMART_EDU_BEARER_TOKEN_ISSUER": "https://ehr.example/fhir",
+        "SMART_EDU_RETENTION_DAYS": "90",
+        "SMART_EDU_AUDIT_RETENTION_DAYS": "3653",
         "XDG_DATA_HOME": "/data",
         "SMART_EDU_LOG_FORMAT": " JSON ",
     }
@@ -64,6 +66,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
     assert s.curricula == Path("curricula.toml")
     assert s.rules_dirs == (Path("/srv/a"), Path("/srv/b")) and s.edit_tables_dir == Path("/srv/ncci")
     assert (s.bearer_token, s.bearer_token_issuer) == ("tok", "https://ehr.example/fhir")
+    assert (s.retention_days, s.audit_retention_days) == (90, 3653)
     assert s.user_data_dir == Path("/data")
     assert s.log_format == "json"
 
