@@ -60,7 +60,7 @@ EDU_DX = [
         "Type 2 diabetes mellitus without complications",
         "Diabetes Self-Management Education (ADCES7)",
     ),
-    ("R73.03", "Prediabetes", "National Diabetes Prevention Program curriculum"),
+    ("E66.811", "Obesity, class 1", "Weight management self-care (nutrition and activity)"),
     ("I50.22", "Chronic systolic (congestive) heart failure", "Heart failure self-care (AHA)"),
     ("J45.40", "Moderate persistent asthma, uncomplicated", "Asthma self-management (NAEPP)"),
     ("J44.9", "Chronic obstructive pulmonary disease, unspecified", "COPD self-management (Living Well)"),
@@ -233,7 +233,7 @@ def pt_patients(b: Builder) -> None:
         weekdays = ((0, 3), (1, 4), (0, 2))[n % 3]
         for i, day in enumerate(clinic_days(*MONTH, weekdays)):
             pta = i % 3 == 2
-            mods = ("GP", "CQ") if pta and payer == "medicare" else ("GP",)
+            mods = ("GP", "CQ") if pta and payer in ("medicare", "advantage") else ("GP",)
             services = pt_services(b.rng, mods)
             b.visit(pid, day, "pta-cho" if pta else "pt-rivera", services, dx, by_app=n % 3 == 0)
 
@@ -247,7 +247,7 @@ def edu_patients(b: Builder) -> None:
         b.new_patient(pid, payer, age=58)
         code, text, curriculum = EDU_DX[n % len(EDU_DX)]
         b.add(_order(pid, "DSME-IND", "Self-management education, individual", "2026-02-25", "rn-okafor"))
-        who = "rd-patel" if code == "R73.03" else "rn-okafor"
+        who = "rd-patel" if code.startswith("E66") else "rn-okafor"
         for day in clinic_days(date(2026, 3, 2 + n % 5), MONTH[1], (n % 5,))[:3]:
             b.visit(pid, day, who, [("98960", 30 * (1 + n % 2), ())], (code, text), by_app=True,
                     curriculum=curriculum)  # fmt: skip

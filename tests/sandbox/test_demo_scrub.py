@@ -4,6 +4,7 @@ profile folder, the key variable, the FHIR base, the profile, the period) really
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import signal
@@ -48,9 +49,36 @@ def test_demo_prints_a_scrub_command_whose_pieces_export_the_seeded_month(
         assert profile is not None and profile.backend is not None and profile.iss == fhir_base
         result = fetch_to_directory(fhir_base, profile, None, None, None, tmp_path / "out")
         assert result.method == "bulk" and result.counts["ChargeItem"] >= 300
-        assert (
-            "-----BEGIN" not in (data / "launch_config" / "sandbox.toml").read_text()
-        )  # the key is not in it
+        profile_text = (data / "launch_config" / "sandbox.toml").read_text()
+        assert "-----BEGIN" not in profile_text  # the key is not in the profile
+        run_printed_command(found.group(0), tmp_path / "biller")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+#: The planted cases (docs/sandbox.md) and the rules that must catch them in the scrub's report.
+PLANTED = {
+    "mo-edu-medicare": {"payer.not-covered"},
+    "mo-edu-noorder": {"order.missing"},
+    "mo-edu-np": {"provider.wrong-family"},
+    "mo-pt-dxinvalid": {"dx.invalid"},
+    "mo-pt-dxheader": {"dx.not-billable"},
+    "mo-pt-duplicate": {"duplicate.charge"},
+    "mo-pt-nocq": {"assistant.cq", "scrub.modifier-missing"},
+    "mo-pt-kx": {"kx.threshold"},
+}
+
+
+def run_printed_command(line: str, cwd: Path) -> None:
+    """The line exactly as printed, in a shell, as a biller pastes it: the month scrubbed, each planted case
+    caught by its rule."""
+    cwd.mkdir()
+    done = subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1, done.stdout + done.stderr  # 1: some charge blocked (the planted ones)
+    [report] = cwd.glob("scrub-*/scrub.json")
+    charges = json.loads(report.read_text())["charges"]
+    assert len(charges) >= 300
+    for patient, rules in PLANTED.items():
+        found = {f["rule"] for c in charges if c["patient"] == f"Patient/{patient}" for f in c["findings"]}
+        assert found & rules, (patient, sorted(found))
