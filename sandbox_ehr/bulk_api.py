@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, current_app, g, request
 
 from sandbox_ehr import fhir_api
-from sandbox_ehr.bulk_jobs import ExportJob, _may_read, export_request
+from sandbox_ehr.bulk_jobs import ExportJob, export_request, may_read
 from sandbox_ehr.outcome import FhirProblem
 from sandbox_ehr.rest import Result, problem_result
 
@@ -103,7 +103,7 @@ def download(job_id: str, name: str) -> Response:
         file = job.file(name)
         if file is None:
             raise FhirProblem(404, "not-found", f"the export has no file {name}")
-        if file.type != "OperationOutcome" and not _may_read(g.access, file.type):
+        if file.type != "OperationOutcome" and not may_read(g.access, file.type):
             raise FhirProblem(
                 403, "forbidden", f"insufficient scope for {file.type}: grant system/{file.type}.rs"
             )

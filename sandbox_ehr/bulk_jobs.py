@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +41,6 @@ class ExportJob:
     files: list[ExportFile]
     errors: list[ExportFile]
     polls_left: int
-    created: float = field(default_factory=time.monotonic)
 
     def manifest(self, files_base: str) -> dict[str, Any]:
         def entry(f: ExportFile) -> dict[str, Any]:
@@ -140,7 +138,7 @@ def export_request(
         elif not lenient:
             raise FhirProblem(400, "not-supported", f"export parameter {key} is not supported by this server")
     wanted = types or DEFAULT_TYPES
-    allowed = tuple(t for t in wanted if _may_read(access, t))
+    allowed = tuple(t for t in wanted if may_read(access, t))
     if types and len(allowed) < len(types):
         refused = [t for t in types if t not in allowed]
         raise FhirProblem(
@@ -156,7 +154,7 @@ def export_request(
     return ExportRequest(allowed, since, frozenset(members), tuple(missing))
 
 
-def _may_read(access: Access, rtype: str) -> bool:
+def may_read(access: Access, rtype: str) -> bool:
     """Bulk data is for system (or user) level access; a patient-scoped launch token may not export."""
     try:
         return access.check(rtype, "r") is None
