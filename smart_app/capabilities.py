@@ -67,6 +67,7 @@ class ServerFacts:
 
 
 UNKNOWN = ServerFacts(known=False)
+REFUSED_BATCH_ONLY = ServerFacts(known=False, batch_refused=True)  # a refusal seen before any statement
 _facts: TtlCache[str, ServerFacts] = TtlCache(TTL, max_entries=MAX_SERVERS)
 
 
@@ -102,8 +103,8 @@ def of(client: FhirClient) -> ServerFacts:
     if held is not None:
         return _store(client.base_url, from_statement(held), TTL)
     hit = known(client.base_url)
-    if hit is not None:
-        return hit
+    if hit is not None and (hit.known or not hit.batch_refused):
+        return hit  # (a refusal alone still reads the statement; the refusal is kept with it)
     try:
         statement = client.capabilities()
     except FhirTransportError:
@@ -122,7 +123,11 @@ def known(base_url: str) -> ServerFacts | None:
 
 def batch_refused(base_url: str) -> None:
     """The server listed ``batch`` but refused one: send it no batch while the entry lives."""
-    _facts.change(base_url.rstrip("/"), lambda facts: replace(facts, batch_refused=True))
+    key = base_url.rstrip("/")
+    if _facts.get(key) is not None:
+        _facts.change(key, lambda facts: replace(facts, batch_refused=True))
+    else:  # a CDS hook never reads /metadata: remember the refusal alone, for as long as a missing statement
+        _facts.put(key, REFUSED_BATCH_ONLY, ttl=MISSING_TTL)
 
 
 def forget() -> None:

@@ -3,22 +3,21 @@
 One ``batch`` Bundle of GETs fetches the patient, the encounter, its diagnoses and the active problems, active
 coverage with its payer, orders, the clinician (``fhirUser``) with their roles, and charges already on the
 encounter. Searchsets with ``next`` links are followed page by page. Where the server's CapabilityStatement
-lacks ``batch`` (or the server refuses the batch), the same GETs run as bounded parallel single requests. The
+lacks ``batch`` (or the server refuses the batch), the same GETs run as bounded parallel single requests: the
+rules of the one read engine (``smart_app.fhir_reads``), which the CDS services use too. The
 result goes to ``fhir_mappings.read.context_from_resources``, which builds the tolerant ``ClinicalContext``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 from billing_rules.model import ClinicalContext
 from smart_app import capabilities
-from smart_app.fhir_client import FhirClient, FhirError, FhirUnauthorized, outcome_message
+from smart_app.fhir_client import FhirClient
+from smart_app.fhir_reads import Answer, read_queries
 
-BATCH_REFUSED = frozenset({400, 404, 405, 415, 422, 501})
 PAGE_SIZE = 100
 REQUESTER_INCLUDE = "ServiceRequest:requester"
 
@@ -93,20 +92,14 @@ def read_launch_context(
     orders = facts.resource("ServiceRequest")
     include = orders is not None and REQUESTER_INCLUDE in orders.includes
     queries = launch_queries(patient_id, encounter_id, fhir_user, include_requester=include)
-    bodies: list[tuple[str, dict[str, Any] | None, str | None]] | None = None
-    used_batch = False
-    if facts.batch:
-        bodies = _read_batch(client, queries)
-        used_batch = bodies is not None
-    if bodies is None:
-        bodies = _read_singles(client, queries, max_workers)
-    resources, problems = _collect(client, bodies, max_pages)
+    reads = read_queries(client, queries, batch=facts.batch, max_workers=max_workers, max_pages=max_pages)
+    resources, problems = _collect(reads.answers)
     context = context_from_resources(
         resources, patient_id=patient_id, encounter_id=encounter_id, practitioner_ref=fhir_user
     )
     if problems:
         context = replace(context, read_notes=(*context.read_notes, *problems))
-    return LaunchReads(context, resources, client.requests_sent - start, used_batch, tuple(problems))
+    return LaunchReads(context, resources, client.requests_sent - start, reads.used_batch, tuple(problems))
 
 
 def supports_batch(client: FhirClient) -> bool:
@@ -119,71 +112,18 @@ def forget_capabilities() -> None:
     capabilities.forget()
 
 
-def _read_batch(
-    client: FhirClient, queries: list[str]
-) -> list[tuple[str, dict[str, Any] | None, str | None]] | None:
-    entries = [{"request": {"method": "GET", "url": q}} for q in queries]
-    try:
-        response = client.batch(entries, kind="batch")
-    except FhirUnauthorized:
-        raise
-    except FhirError as exc:
-        if exc.status in BATCH_REFUSED:
-            capabilities.batch_refused(client.base_url)
-            return None
-        raise
-    out: list[tuple[str, dict[str, Any] | None, str | None]] = []
-    answers = response.get("entry") or []
-    for i, query in enumerate(queries):
-        entry = answers[i] if i < len(answers) else {}
-        status = str((entry.get("response") or {}).get("status", "")).split(" ")[0]
-        resource = entry.get("resource")
-        if status.startswith("2") and isinstance(resource, dict):
-            out.append((query, resource, None))
-        else:
-            outcome = (entry.get("response") or {}).get("outcome") or resource
-            why = outcome_message(outcome) or f"HTTP {status or 'no answer'}"
-            out.append((query, None, why))
-    return out
-
-
-def _read_singles(
-    client: FhirClient, queries: list[str], max_workers: int
-) -> list[tuple[str, dict[str, Any] | None, str | None]]:
-    def one(query: str) -> tuple[str, dict[str, Any] | None, str | None]:
-        try:
-            return query, client.request("GET", query).body, None
-        except FhirUnauthorized:
-            raise
-        except FhirError as exc:
-            return query, None, exc.message
-
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(queries)))) as pool:
-        return list(pool.map(one, queries))
-
-
-def _collect(
-    client: FhirClient, bodies: Iterable[tuple[str, dict[str, Any] | None, str | None]], max_pages: int
-) -> tuple[list[dict[str, Any]], list[str]]:
+def _collect(answers: list[Answer]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every resource once (a search and a read may return the same one); what could not be read, by type."""
     seen: set[tuple[str, str]] = set()
     resources: list[dict[str, Any]] = []
     problems: list[str] = []
-    for query, body, why in bodies:
-        if body is None:
-            problems.append(f"{query.split('?')[0]} could not be read: {why}")
+    for answer in answers:
+        if answer.resources is None:
+            problems.append(f"{answer.query.split('?')[0]} could not be read: {answer.problem}")
             continue
-        found = _resources_of(client, body, max_pages) if body.get("resourceType") == "Bundle" else [body]
-        for res in found:
+        for res in answer.resources:
             key = (str(res.get("resourceType")), str(res.get("id")))
-            if res.get("resourceType") == "OperationOutcome" or key in seen:
-                continue
-            seen.add(key)
-            resources.append(res)
+            if key not in seen:
+                seen.add(key)
+                resources.append(res)
     return resources, problems
-
-
-def _resources_of(client: FhirClient, bundle: dict[str, Any], max_pages: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for page in client.pages(bundle, max_pages=max_pages):
-        out.extend(e["resource"] for e in page.get("entry") or [] if isinstance(e.get("resource"), dict))
-    return out

@@ -14,17 +14,13 @@ or logged, and it is only ever sent to ``fhirServer`` (FhirClient refuses to fol
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
-from smart_app import capabilities
 from smart_app.cds_hooks.services import CdsService, render
 from smart_app.fhir_client import FhirClient, FhirError
+from smart_app.fhir_reads import batch_allowed, read_queries
 
-# Statuses that mean "this server has no batch endpoint", after which we fall back to parallel single GETs.
-_NO_BATCH = frozenset({404, 405, 415, 422, 501})
 _MAX_PARALLEL = 4
 _MAX_PAGES = 5
 
@@ -134,82 +130,32 @@ def _fetch(
     token: str | None,
     data: HookData,
 ) -> set[str]:
-    """One batch of GETs; parallel single GETs only when the server has no batch endpoint (known from the
-    app's shared capability cache, or learnt from a refused batch). A hook never fetches /metadata itself."""
-    facts = capabilities.known(server)
-    if facts is not None and facts.known and not facts.batch:
-        return _fetch_parallel(todo, factory, server, token, data)
+    """The keys' GETs through the app's one read engine (``smart_app.fhir_reads``: one batch, single GETs
+    where the server has no batch or refused it, pages followed); a hook never fetches /metadata itself. A
+    key not found (404) is "no data"; a key that could not be read stays a gap (412 if required)."""
     keys = list(todo)
-    entries = [{"request": {"method": "GET", "url": todo[k]}} for k in keys]
     try:
-        bundle = client.batch(entries)
+        reads = read_queries(
+            client,
+            [todo[k] for k in keys],
+            batch=batch_allowed(client, read_metadata=False),
+            max_workers=_MAX_PARALLEL,
+            max_pages=_MAX_PAGES,
+            client_for_thread=lambda: factory(server, token),  # one client (and HTTP session) per thread
+        )
+    except FhirError:  # the token, or the server failing the whole batch: every key is a gap
         data.round_trips += 1
-        data.used_batch = True
-    except FhirError as exc:
-        data.round_trips += 1
-        if exc.status not in _NO_BATCH:
-            return set()
-        capabilities.batch_refused(server)
-        return _fetch_parallel(todo, factory, server, token, data)
+        return set()
+    data.round_trips += reads.round_trips
+    data.used_batch = reads.used_batch
     got: set[str] = set()
-    for key, entry in zip(keys, bundle.get("entry") or [], strict=False):
-        status = str((entry.get("response") or {}).get("status", ""))
-        resource = entry.get("resource")
-        if status.startswith("404") or (status.startswith("2") and resource is None):
+    for key, answer in zip(keys, reads.answers, strict=True):
+        if answer.not_found:
             data.by_key[key] = []
-            got.add(key)
-        elif status.startswith("2") and isinstance(resource, Mapping) and not _is_outcome(resource):
-            try:
-                data.by_key[key] = _all_pages(client, resource, data)
-            except FhirError:
-                continue  # a next page failed: the key stays a gap (412 if required), never half a list
-            got.add(key)
-    data.fetched.extend(sorted(got))
-    return got
-
-
-def _all_pages(client: FhirClient, resource: Mapping[str, Any], data: HookData) -> list[dict[str, Any]]:
-    """Resources of a searchset and its next pages (bounded); a single resource as is."""
-    out = resources_of(resource)
-    if resource.get("resourceType") != "Bundle":
-        return out
-    pages = 1
-    nxt = _next(resource)
-    while nxt and pages < _MAX_PAGES:
-        page = client.request("GET", urljoin(client.base_url + "/", nxt)).body or {}
-        data.round_trips += 1
-        pages += 1
-        out.extend(resources_of(page))
-        nxt = _next(page)
-    return out
-
-
-def _next(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
-        if isinstance(link, Mapping) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
-
-
-def _fetch_parallel(
-    todo: dict[str, str], factory: ClientFactory, server: str, token: str | None, data: HookData
-) -> set[str]:
-    def one(url: str) -> list[dict[str, Any]] | None:
-        client = factory(server, token)  # one client (and HTTP session) per thread
-        try:
-            body = client.request("GET", url).body
-            return _all_pages(client, body, data) if body else []
-        except FhirError as exc:
-            return [] if exc.status == 404 else None
-
-    keys = list(todo)
-    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(keys))) as pool:
-        results = list(pool.map(one, [todo[k] for k in keys]))
-    data.round_trips += len(keys)
-    got = set()
-    for key, result in zip(keys, results, strict=True):
-        if result is not None:
-            data.by_key[key] = result
-            got.add(key)
+        elif answer.resources is not None:
+            data.by_key[key] = answer.resources
+        else:
+            continue
+        got.add(key)
     data.fetched.extend(sorted(got))
     return got

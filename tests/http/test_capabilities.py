@@ -145,3 +145,11 @@ def test_cds_hooks_remember_a_refused_batch_for_the_app() -> None:
     assert not capabilities.known(fhir).batch  # type: ignore[union-attr]
     gather(PV, request(prefetch))
     assert [c.request.method for c in responses.calls] == ["POST", "GET", "GET"]
+
+
+def test_a_refusal_seen_by_a_hook_is_kept_when_a_launch_reads_the_statement(rsps: Any) -> None:
+    capabilities.batch_refused(BASE)  # a CDS hook's refused batch, before anyone read /metadata
+    assert capabilities.known(BASE) is not None and not capabilities.known(BASE).batch
+    rsps.get(f"{BASE}/metadata", json=hapi_caps())
+    facts = capabilities.of(client())
+    assert facts.known and facts.transaction and not facts.batch and metadata_calls(rsps) == 1

@@ -21,8 +21,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from fhir_mappings.write import identifier
+from smart_app import capabilities
 from smart_app.cds_hooks import bp, store
-from smart_app.cds_hooks.services import BY_ID
+from smart_app.cds_hooks.services import BY_ID, render
 from smart_app.config import EXTENSION
 from smart_app.profiles import ProfileRegistry, profile_from_mapping
 from smart_app.settings import load_settings
@@ -284,6 +285,52 @@ def test_without_prefetch_the_data_is_read_in_one_batch(client: FlaskClient, hoo
     batch = json.loads(sent.body or b"{}")
     assert batch["type"] == "batch" and all(e["request"]["method"] == "GET" for e in batch["entry"])
     assert len(batch["entry"]) == len(keys)
+
+
+def _serve_single_gets(hook: str, served: dict[str, Any]) -> None:
+    """Each prefetch query of the hook answered by a plain GET, as a server without batch answers it."""
+    body = hook_request(hook, *DM, None)
+    for key, template in BY_ID[hook].prefetch.items():
+        url = render(template, body["context"])
+        if url is not None:
+            responses.get(
+                f"{FHIR}/{url}", json=served[key] or {"resourceType": "Bundle", "type": "searchset"}
+            )
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [400, 404, 405, 415, 422, 501])
+def test_a_refused_batch_falls_back_to_single_gets_as_the_launch_does(
+    client: FlaskClient, status: int
+) -> None:
+    """The one read engine's rule (smart_app/fhir_reads.py): a batch refused as a whole, 400 included, is
+    read again as single GETs, and the server is remembered as taking no batch."""
+    capabilities.forget()
+    responses.post(FHIR + "/", status=status, json={"resourceType": "OperationOutcome", "issue": []})
+    _serve_single_gets("patient-view", seeded_prefetch(*DM))
+    card = only_card(call(client, "patient-view", hook_request("patient-view", *DM, None)))
+    assert "98960" in card["summary"]
+    methods = [c.request.method for c in responses.calls]
+    assert methods[0] == "POST" and set(methods[1:]) == {"GET"} and len(methods) > 2
+    remembered = capabilities.known(FHIR)
+    assert remembered is not None and not remembered.batch
+    before = len(responses.calls)
+    assert (
+        "98960" in only_card(call(client, "patient-view", hook_request("patient-view", *DM, None)))["summary"]
+    )
+    assert {c.request.method for c in responses.calls[before:]} == {"GET"}  # no second refused batch
+    capabilities.forget()
+
+
+@responses.activate
+def test_a_batch_failing_with_a_server_error_is_not_read_again_and_required_data_is_412(
+    client: FlaskClient,
+) -> None:
+    capabilities.forget()
+    responses.post(FHIR + "/", status=500, json={"resourceType": "OperationOutcome", "issue": []})
+    resp = call(client, "patient-view", hook_request("patient-view", *DM, None))
+    assert resp.status_code == 412
+    assert all(c.request.method == "POST" for c in responses.calls)
 
 
 def test_412_without_prefetch_and_without_fhir_access(client: FlaskClient) -> None:

@@ -108,8 +108,13 @@ def test_server_without_batch_gets_parallel_single_reads(app: Flask, rsps: respo
     assert all(c.request.method == "GET" for c in calls)
 
 
-def test_a_server_that_refuses_the_batch_is_read_one_by_one(rsps: responses.RequestsMock) -> None:
-    rsps.post(f"{ISS}/", status=405, json=outcome("batch is not supported", "not-supported"))
+@pytest.mark.parametrize("status", [400, 404, 405, 415, 422, 501])
+def test_a_server_that_refuses_the_batch_is_read_one_by_one(
+    rsps: responses.RequestsMock, status: int
+) -> None:
+    """The one read engine's rule, the same for CDS Hooks (test_cds_hooks.py): a batch refused as a whole is
+    read again as single GETs (a 400 too: FHIR reports one entry's failure inside a batch-response)."""
+    rsps.post(f"{ISS}/", status=status, json=outcome("batch is not supported", "not-supported"))
     fake = FakeFhir(sample_record())
     fake.install(rsps)
     reads = read_launch_context(FhirClient(ISS), patient_id="pat-1", encounter_id="enc-1", fhir_user=None)
