@@ -29,7 +29,7 @@ from smart_app.store import Database, DraftRow
 
 OPEN, SIGNING, SIGNED, QUEUED = "open", "signing", "signed", "queued"
 # Longer than a crashed write holds its job (the write-back lease, 120 s, plus a waiting double submit, 60 s);
-# a live write renews its lease, so re-signing a reopened draft meets it at the job claim and never writes.
+# a live write keeps its draft fresh from its lease heartbeat (``keep_signing``), so it is never reopened.
 STALE_SIGNING = timedelta(minutes=5)
 # How long a second signer waits for the first one's result before it shows the (refreshing) "writing" page.
 SIGN_WAIT = 30.0
@@ -284,6 +284,17 @@ def claim_for_signing(
             update(DraftRow).where(DraftRow.id == draft_id, DraftRow.status == OPEN).values(**values)
         )
         return bool(getattr(res, "rowcount", 0) == 1)
+
+
+def keep_signing(db: Database, draft_id: str) -> None:
+    """Mark a ``signing`` draft as still being written (its writer's lease heartbeat calls this), so a write
+    slower than ``STALE_SIGNING`` is never reopened as interrupted while it runs."""
+    with db.session() as s:
+        s.execute(
+            update(DraftRow)
+            .where(DraftRow.id == draft_id, DraftRow.status == SIGNING)
+            .values(updated_at=utcnow())
+        )
 
 
 def wait_settled(

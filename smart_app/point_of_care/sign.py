@@ -10,6 +10,7 @@ failure.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -237,8 +238,10 @@ def _write(
         zone=ehr_zone(ctx.encounter.start, launch.profile.timezone),
     )
     lease = write_lease()
+    db = db_of(current_app)
+    alive = partial(drafts.keep_signing, db, draft.id)
     return write_signed_service(
-        db_of(current_app), launch.fhir_client(), launch.profile.writeback, signed, lease=lease
+        db, launch.fhir_client(), launch.profile.writeback, signed, lease=lease, alive=alive
     )
 
 

@@ -79,8 +79,11 @@ class Fence:
 
 
 @contextmanager
-def heartbeat(fence: Fence, *, interval: float | None = None) -> Iterator[threading.Event]:
-    """Renew the lease every third of its length while the body runs; the event is set once it is lost."""
+def heartbeat(
+    fence: Fence, *, interval: float | None = None, alive: Callable[[], None] | None = None
+) -> Iterator[threading.Event]:
+    """Renew the lease every third of its length while the body runs (and call ``alive`` after each renewal:
+    the caller's own "still writing" mark); the event is set once the lease is lost."""
     lost, stop = threading.Event(), threading.Event()
     every = interval if interval is not None else max(fence.lease.total_seconds() / 3, 0.05)
 
@@ -88,6 +91,8 @@ def heartbeat(fence: Fence, *, interval: float | None = None) -> Iterator[thread
         while not stop.wait(every):
             try:
                 fence.renew()
+                if alive is not None:
+                    alive()
             except LeaseLostError:
                 lost.set()
                 return

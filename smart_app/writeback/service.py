@@ -8,6 +8,7 @@ the whole request to the outbox with the server's own message; nothing is lost a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal
@@ -92,6 +93,7 @@ def write_signed_service(
     request: SignedService,
     *,
     lease: timedelta | None = None,
+    alive: Callable[[], None] | None = None,
 ) -> WriteResult:
     """Write the signed service's note, charge(s) and Provenance. Raises BlockedChargeError for a blocked
     evaluation not signed as note-only, WritebackConfigError when the profile cannot write it, ValueError
@@ -106,7 +108,7 @@ def write_signed_service(
     acks = [a.to_dict() for a in request.acknowledgements]
     message = json.dumps({"acknowledged": acks}) if acks else None
     audit.record(db, plan, "signed", "note-only" if request.note_only else "signed", message=message)
-    return execute_plan(db, client, plan, lease=lease)
+    return execute_plan(db, client, plan, lease=lease, alive=alive)
 
 
 def plan_signed_service(client: FhirClient, profile_writeback: Any, request: SignedService) -> WritePlan:
@@ -171,10 +173,16 @@ def _apply_decision(db: Database, client: FhirClient, plan: WritePlan, decision:
 
 
 def execute_plan(
-    db: Database, client: FhirClient, plan: WritePlan, *, lease: timedelta | None = None
+    db: Database,
+    client: FhirClient,
+    plan: WritePlan,
+    *,
+    lease: timedelta | None = None,
+    alive: Callable[[], None] | None = None,
 ) -> WriteResult:
     """Claim the job and write it under a renewed, fenced lease (``ledger``); a double submit gets the
-    first one's result. ``lease``: the deployment's SMART_EDU_WRITE_LEASE (default ``ledger.LEASE``)."""
+    first one's result. ``lease``: the deployment's SMART_EDU_WRITE_LEASE (default ``ledger.LEASE``);
+    ``alive``: called at each renewal while this process writes (the page keeps its draft "signing")."""
     plan = fit_to_server(plan, client)
     claim = ledger.claim_job(db, plan.write_key, lease=lease)
     if claim.kind == "busy":
@@ -185,7 +193,7 @@ def execute_plan(
         raise WriteInProgressError(plan.write_key)
     fence = ledger.Fence(db, plan.write_key, claim.generation, lease or ledger.LEASE)
     try:
-        with ledger.heartbeat(fence):
+        with ledger.heartbeat(fence, alive=alive):
             return _execute(db, client, plan, fence)
     except ledger.LeaseLostError:
         # Stalled past the lease and taken over: this holder stopped; the new one's result is the answer.

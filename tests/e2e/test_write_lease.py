@@ -3,7 +3,7 @@ while the EHR is slow, so a second claimant waits for its result; a writer froze
 stalled VM, a GC pause) is taken over, and when it wakes up its next ledger step finds the generation moved
 and it stops. Exactly one ChargeItem and one DocumentReference either way. The sandbox EHR is real, on
 loopback; the first writer is its own process (sequential strategy: plain creates, so the server itself would
-file a duplicate); the lease is one second so the test takes seconds, not minutes."""
+file a duplicate); leases of one or two seconds keep the test to seconds, not minutes."""
 
 from __future__ import annotations
 
@@ -40,14 +40,17 @@ PATIENT, ENCOUNTER = "edu-dm-commercial", "enc-dm-commercial-0302"
 
 WRITER = textwrap.dedent(
     """
-    import json, sys
+    import contextlib, json, sys, threading
     from datetime import timedelta
     from smart_app.store import Database
+    from smart_app.writeback import ledger
     from smart_app.fhir_client import FhirClient
     from smart_app.writeback import WritebackConfig, write_signed_service
     from tests.e2e.test_write_lease import service
 
     base, url, draft, lease = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    if sys.argv[5:] == ["no-heartbeat"]:
+        ledger.heartbeat = lambda fence, **_: contextlib.nullcontext(threading.Event())
     db = Database(url)
     result = write_signed_service(
         db, FhirClient(base), WritebackConfig(transaction=False), service(base, draft),
@@ -83,9 +86,11 @@ def store(tmp_path: Path) -> Iterator[tuple[str, Database]]:
     db.dispose()
 
 
-def start_writer(base: str, url: str, draft: str) -> subprocess.Popen[str]:
+def start_writer(
+    base: str, url: str, draft: str, lease: float = LEASE, *options: str
+) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-c", WRITER, base, url, draft, str(LEASE)]
+    argv = [sys.executable, "-c", WRITER, base, url, draft, str(lease), *options]
     pipe = subprocess.PIPE
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True)
 
@@ -129,13 +134,14 @@ def test_a_write_slower_than_its_lease_keeps_it_and_a_second_claimant_waits_for_
 ) -> None:
     base, state = open_ehr
     url, db = store
-    state.faults.add(method="POST", path="/fhir/ChargeItem", latency_ms=int(LEASE * 3000), times=1)
-    first = start_writer(base, url, "draft-slow-ehr")
+    lease = 2 * LEASE  # beats every third of it: room for a loaded machine, still 3 leases of slowness
+    state.faults.add(method="POST", path="/fhir/ChargeItem", latency_ms=int(lease * 3000), times=1)
+    first = start_writer(base, url, "draft-slow-ehr", lease)
     try:
         wait_until(lambda: sending(db, "ChargeItem"), "the first writer sends its charge")
         second = write_signed_service(
             db, FhirClient(base), WritebackConfig(transaction=False), service(base, "draft-slow-ehr"),
-            lease=timedelta(seconds=LEASE),
+            lease=timedelta(seconds=lease),
         )  # fmt: skip
         written = outcome(first)
     finally:
@@ -151,7 +157,9 @@ def test_a_writer_frozen_past_its_lease_is_taken_over_and_stops_when_it_wakes(op
     url, db = store
     slow = state.faults.add(method="POST", path="/fhir/DocumentReference", latency_ms=2000, times=1)
     before = notes(state)
-    stale = start_writer(base, url, "draft-frozen")
+    # A frozen process beats no more; its beat is off from the start so that SIGSTOP cannot land inside a
+    # renewal, whose open transaction would hold SQLite's write lock for the whole freeze.
+    stale = start_writer(base, url, "draft-frozen", LEASE, "no-heartbeat")
     try:
         wait_until(lambda: slow not in state.faults.active(), "the EHR receives the first writer's note")
         os.kill(stale.pid, signal.SIGSTOP)  # frozen: no heartbeat, no steps

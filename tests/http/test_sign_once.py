@@ -6,13 +6,15 @@ releases real simultaneous requests against real servers."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from smart_app.clock import utcnow
 from smart_app.launches import db_of
 from smart_app.point_of_care import context as document_context
 from smart_app.point_of_care import drafts
@@ -110,3 +112,18 @@ def test_the_live_check_of_a_draft_claimed_meanwhile_is_refused_and_starts_no_dr
     )
     assert late.status_code == 409
     assert draft_count(app) == 1
+
+
+def test_a_draft_whose_write_is_still_alive_is_not_reopened_as_interrupted(app: Flask) -> None:
+    db = db_of(app)
+    draft = drafts.save(db, KEY, {"code": "98960"}, handle="h")
+    drafts.claim_for_signing(db, draft.id)
+    long_ago = utcnow() - drafts.STALE_SIGNING - timedelta(minutes=1)
+    with db.session() as s:
+        s.execute(update(DraftRow).where(DraftRow.id == draft.id).values(updated_at=long_ago))
+    drafts.keep_signing(db, draft.id)  # the writer's lease heartbeat: still writing
+    assert drafts.reopen_if_stale(db, draft.id) is False
+    assert drafts.find_open(db, KEY) is None
+    with db.session() as s:  # the writer died: no more heartbeats, so it is reopened after STALE_SIGNING
+        s.execute(update(DraftRow).where(DraftRow.id == draft.id).values(updated_at=long_ago))
+    assert drafts.reopen_if_stale(db, draft.id) is True

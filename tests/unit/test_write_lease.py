@@ -88,3 +88,15 @@ def lease_until(db: Database) -> object:
         job = s.get(WriteJob, KEY)
         assert job is not None
         return job.lease_until
+
+
+def test_the_heartbeat_tells_its_caller_after_each_renewal(db: Database) -> None:
+    claim = ledger.claim_job(db, KEY)
+    beats: list[int] = []
+    with ledger.heartbeat(
+        ledger.Fence(db, KEY, claim.generation), interval=0.01, alive=lambda: beats.append(1)
+    ):
+        deadline = time.monotonic() + 30
+        while len(beats) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(beats) >= 2
