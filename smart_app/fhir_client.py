@@ -17,6 +17,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
+from smart_app import bounded_json
+
 FHIR_JSON = "application/fhir+json"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 DEFAULT_TIMEOUT = (3.05, 30.0)  # connect, read
@@ -288,11 +290,13 @@ def outcome_message(outcome: Mapping[str, Any] | None) -> str | None:
 
 
 def _json_or_none(resp: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: empty, not JSON, or beyond the size and nesting limits
+    (``bounded_json``), so a broken or hostile server's answer is "no usable body", never a RecursionError."""
     if not resp.content:
         return None
     try:
-        body = resp.json()
-    except ValueError:
+        body = bounded_json.loads(resp.content, max_bytes=bounded_json.MAX_FILE_BYTES)
+    except bounded_json.JsonInputError:
         return None
     return body if isinstance(body, dict) else None
 

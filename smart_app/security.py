@@ -12,7 +12,8 @@ import hmac
 import logging
 import re
 
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from smart_app.config import frame_ancestors
 
@@ -81,6 +82,16 @@ def init_app(app: Flask, profile_origins: list[str]) -> None:
     def _csrf_on_launch_pages() -> None:
         if request.method in UNSAFE_METHODS and request.path.startswith("/s/"):
             require_csrf()
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Response | RequestEntityTooLarge:
+        """A body over SMART_EDU_MAX_CONTENT_LENGTH: the page's JSON API (and any JSON client) gets a JSON
+        message it can show, a browser form the plain 413 page."""
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            resp = jsonify({"error": "The request is too large to be saved. Shorten the longest text."})
+            resp.status_code = 413
+            return resp
+        return exc
 
     @app.after_request
     def _headers(resp: Response) -> Response:

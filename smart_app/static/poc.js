@@ -42,6 +42,10 @@
         setStatus("Your session ended. Your draft is saved: relaunch the app from the EHR to continue.");
         return null;
       }
+      if (resp.status === 413) {
+        return resp.json().then(function (d) { setStatus(d.error || "Too large to save. Shorten the longest text."); return null; },
+                                function () { setStatus("Too large to save. Shorten the longest text."); return null; });
+      }
       if (!resp.ok) { setStatus("Could not save (server error " + resp.status + "). Keep typing; we will retry."); return null; }
       return resp.json();
     }).then(function (data) {

@@ -91,16 +91,7 @@ def serve_env(
 
 
 def upgrade(env: dict[str, str]) -> None:
-    """The deploy step: ``smart-edu db upgrade`` (safe to run from every instance; run once here). Until
-    that command exists, the same Alembic upgrade that ``serve`` otherwise runs at its start."""
-    from smart_app.cli import build_parser
-
-    commands = next(a.choices for a in build_parser()._actions if isinstance(a.choices, dict))
-    argv = (
-        [*smart_edu(), "db", "upgrade"]
-        if "db" in commands
-        else [sys.executable, "-c", "import os; from smart_app.store import Database; "
-              "Database(os.environ['SMART_EDU_DATABASE_URL']).create_all()"]
-    )  # fmt: skip
+    """The deploy step: ``smart-edu db upgrade`` (``serve`` refuses a PostgreSQL store that is behind)."""
+    argv = [*smart_edu(), "db", "upgrade"]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

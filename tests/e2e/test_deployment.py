@@ -59,7 +59,8 @@ def test_two_instances_with_two_workers_on_one_postgresql(pg_url: str, tmp_path:
     try:
         for server in servers:
             server.start()
-        assert [requests.get(f"{i}/healthz", timeout=10).status_code for i in instances] == [200, 200]
+        for probe in ("healthz", "readyz"):
+            assert [requests.get(f"{i}/{probe}", timeout=10).status_code for i in instances] == [200, 200]
         rerouted: list[str] = []
         clinician = Clinician(route=partial(callback_on, instances[0], instances[1], rerouted))
         clinician.launch(

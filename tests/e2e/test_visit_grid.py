@@ -333,3 +333,55 @@ def test_nothing_is_cut_off_from_400_to_1280_px(
         )
         assert overflow == [], (width, overflow)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_a_two_service_visit_documented_and_signed_by_keyboard_alone(
+    clean_sandbox: SandboxHandle, app_server: AppHandle, page: Any
+) -> None:
+    page.goto(clean_sandbox.ehr_launch_url(PATIENT, encounter=ENCOUNTER, practitioner=PT, frame=False))
+    fresh = page.get_by_role("button", name="Discard it and start afresh")
+    page.locator("#f-code-search").or_(fresh).wait_for()
+    if fresh.count():
+        fresh.focus()
+        page.keyboard.press("Enter")
+        page.locator("#f-code-search").wait_for()
+    tab_to(page, "f-code-search")
+    page.keyboard.type("97110")
+    page.keyboard.press("Enter")
+    tab_to(page, "f-minutes")
+    page.keyboard.type("33")
+    tab_to(page, "add-row")
+    page.keyboard.press("Enter")
+    page.locator("#f-s1_code-search").wait_for()
+    page.keyboard.type("97112")
+    page.keyboard.press("Enter")
+    tab_to(page, "f-s1_minutes")
+    page.keyboard.type("24")
+    dx = page.get_by_role("checkbox", name=re.compile("M17")).first.get_attribute("id") or ""
+    tab_to(page, dx)
+    page.keyboard.press("Space")
+    tab_to(page, "f-plan_of_care_certified")
+    page.keyboard.type("Yes")
+    page.locator("#visit-allocation").get_by_text("57 timed minutes: 97110 × 2, 97112 × 2").wait_for()
+    page.locator("#poc-results").get_by_text("Ready to review and sign").wait_for()
+    page.locator("#poc-save-status").get_by_text("Draft saved").wait_for()
+    for _ in range(80):
+        if page.evaluate("document.activeElement && document.activeElement.value === 'review'"):
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.locator("#f-note").wait_for()
+    for n in range(page.locator("input[name^='ack_']").count()):
+        tab_to(page, f"ack-{n}")
+        page.keyboard.press("Space")
+        tab_to(page, f"reason-{n}")
+        page.keyboard.type("Reviewed with the billing lead")
+    tab_to(page, "sign-button")
+    page.keyboard.press("Enter")
+    page.get_by_text("Signed and written").wait_for()
+    charges = clean_sandbox.resources(f"ChargeItem?patient={PATIENT}")
+    assert sorted((c["code"]["coding"][0]["code"], c["quantity"]["value"]) for c in charges) == [
+        ("97110", 2),
+        ("97112", 2),
+    ]
+    assert len(clean_sandbox.resources(f"DocumentReference?patient={PATIENT}")) == 1

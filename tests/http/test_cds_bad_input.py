@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from smart_app.fhir_client import FhirClient
 from tests.http.test_cds_hooks import DM, hook_request, make_app, seeded_prefetch
 
 
@@ -141,3 +143,18 @@ def test_any_element_of_any_type_never_gets_a_500(client: FlaskClient, hook: str
             assert resp.status_code in (200, 400, 412), (path, new, resp.get_data(as_text=True)[:300])
             assert resp.is_json, (path, new)
     assert statuses.get(400) and statuses.get(200)  # both refusals and tolerant answers were exercised
+
+
+def test_a_fhir_server_answering_with_deeply_nested_json_gives_no_body_not_a_recursion_error(
+    client: FlaskClient, rsps: Any
+) -> None:
+    """JSON from the EHR is bounded too (FhirClient, used by the launch and by CDS Hooks): an answer nested
+    20,000 deep is "no usable body" (the plain ``resp.json()`` raised RecursionError), and a hook that needed
+    it answers 412."""
+    deep = '{"resourceType": "Bundle", "entry": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    rsps.get(re.compile(r"https://ehr\.test/fhir/.*"), body=deep, content_type="application/fhir+json")
+    rsps.post("https://ehr.test/fhir", body=deep, content_type="application/fhir+json")
+    answer = FhirClient("https://ehr.test/fhir").request("GET", "Patient/1")
+    assert answer.status == 200 and answer.body is None
+    resp = post(client, json.dumps(hook_request("patient-view", *DM, None)))
+    assert_logged_refusal(resp, 412, "the FHIR server did not return")

@@ -73,3 +73,23 @@ def test_each_check_after_the_first_is_one_write_and_one_read(
         assert kinds.count("SELECT") <= 1, kinds
     saved = drafts.get(db_of(app), draft_id)
     assert saved is not None and saved.fields["minutes"] == "30"  # the last check is what the store keeps
+
+
+def test_a_check_over_the_body_limit_gets_a_json_413_the_page_can_show(
+    tmp_path: Path, rsps: responses.RequestsMock
+) -> None:
+    from tests.http.smart_kit import make_app
+
+    app = make_app(tmp_path)
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    client, handle = launched(app, rsps, FakeEhr(commercial_diabetes()))
+    token = csrf_of(client.get(f"/s/{handle}/").get_data(as_text=True))
+    big = typed(20) | {"response": "x" * 10_000}
+    resp = client.post(
+        f"/s/{handle}/evaluate", data=big, headers={"X-CSRF-Token": token, "Accept": "application/json"}
+    )
+    assert resp.status_code == 413 and "too large" in resp.json["error"]
+    form = client.post(
+        f"/s/{handle}/evaluate", data=big, headers={"X-CSRF-Token": token, "Accept": "text/html"}
+    )
+    assert form.status_code == 413 and not form.is_json
