@@ -27,7 +27,8 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from smart_app.scrub.ndjson import index_export
-from smart_app.scrub.run import Options, execute
+from smart_app.scrub.rows import DiskRows
+from smart_app.scrub.run import Options, execute, summarise
 
 warm, folder = Path(sys.argv[1]), Path(sys.argv[2])
 execute(index_export(warm), Options())
@@ -35,10 +36,12 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cpu, wall = time.process_time(), time.perf_counter()
 index = index_export(folder)
 indexed = time.process_time() - cpu
-version, rows = execute(index, Options())
+rows = DiskRows()  # as the command keeps them
+version, _ = execute(index, Options(), rows=rows)
+summary = summarise(rows, Options().period, version)
 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"charges": len(rows), "cpu": cpu, "wall": wall, "index_cpu": indexed,
+print(json.dumps({"charges": summary["charges"], "cpu": cpu, "wall": wall, "index_cpu": indexed,
                   "rss_before_mb": before / 1024, "peak_mb": peak / 1024}))
 """
 

@@ -48,7 +48,7 @@ CASES = {  # "operation" runs on its own Oracle-mode sandbox, the others share t
             "provenance": False,
         }
     ),
-    "transaction": WritebackConfig(transaction=True),
+    "transaction": WritebackConfig(transaction=True, conditional_create=True),
     "sequential": WritebackConfig(transaction=False),
     "note-only": WritebackConfig(chargeitem="none", transaction=False),
 }

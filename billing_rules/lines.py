@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from billing_rules import units
 from billing_rules.loader import Entry, RuleSet
@@ -31,7 +32,16 @@ def pool_of(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
     """This code's minutes plus the day's other 15-minute timed codes; unknown and untimed codes kept out.
 
     Shared by the single service and the visit (whose services are each other's ``other_timed_minutes``).
+    Memoised per rule set: units, time and tie checks all ask for it.
     """
+    key = ("pool", record.code, record.minutes, tuple(record.other_timed_minutes.items()), on)
+    hit = rules.finding_cache.get(key)
+    if hit is None:
+        hit = rules.finding_cache[key] = _pool(record, rules, on)
+    return cast(Pool, hit)
+
+
+def _pool(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
     pool, unknown, excluded = {}, [], []
     for other, minutes in record.other_timed_minutes.items():
         entry = rules.code(other, on)
@@ -46,8 +56,8 @@ def pool_of(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
 
 
 def fifteen_minute_pool(record: ServiceRecord, rules: RuleSet, on: date) -> dict[str, int]:
-    """The pooled minutes only (see ``pool_of``)."""
-    return pool_of(record, rules, on).minutes
+    """The pooled minutes only (see ``pool_of``; a copy, so callers may change it)."""
+    return dict(pool_of(record, rules, on).minutes)
 
 
 def compute_units(
@@ -77,6 +87,14 @@ def compute_units(
 
 def unit_values(rules: RuleSet, on: date) -> dict[str, float]:
     """Per-unit Medicare values on file for the date (the high end of a loaded range): tie-break by value."""
+    key = ("unit_values", on)
+    hit = rules.finding_cache.get(key)
+    if hit is None:
+        hit = rules.finding_cache[key] = _unit_values(rules, on)
+    return dict(hit)
+
+
+def _unit_values(rules: RuleSet, on: date) -> dict[str, float]:
     out: dict[str, float] = {}
     for e in rules.entries("estimate"):
         if (

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smart_app.origins import origin_of
 from smart_app.settings import environment_secret
+from smart_app.writeback.config import WritebackConfig
 
 ClientAuth = Literal["none", "client_secret_basic", "private_key_jwt"]
 CLIENT_AUTHS = ("none", "client_secret_basic", "private_key_jwt")
@@ -71,23 +72,6 @@ class BackendConfig:
 
     def private_key_pem(self, profile: str) -> str:
         return _secret_from_env(profile, "[backend] private_key_env", self.private_key_env)
-
-
-@dataclass(frozen=True)
-class WritebackConfig:
-    """What the EHR accepts on write-back, and its quirks (smart-fhir.md §2.4, §3.2, §3.6)."""
-
-    chargeitem: Literal["create", "operation", "none"] = "create"
-    documentreference: Literal["create", "none"] = "create"
-    transaction: bool = False
-    conditional_create: bool = False
-    note_content_type: str = "text/plain"
-    bill_code_system: str | None = None  # Oracle: tenant-specific BillCodes system URI template
-    chargeitem_status: str = "billable"
-    charge_summary: bool = False  # no ChargeItem API: hand a summary to the biller
-    provenance: bool = True  # also write a Provenance (where the server takes it)
-    # Oracle: explicit CPT -> bill code overrides: {"98960": {"system": "…/BillCodes-CDM_SCHED", "code": …}}
-    bill_codes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -348,18 +332,11 @@ def _writeback(raw: Any) -> WritebackConfig:
     for key in ("transaction", "conditional_create", "charge_summary", "provenance"):
         if not isinstance(raw.get(key, False), bool):
             raise ProfileError(f"[writeback] {key} must be true or false")
-    return WritebackConfig(
-        chargeitem=chargeitem,  # type: ignore[arg-type]
-        documentreference=_choice(raw, "documentreference", DOCREF_MODES, "create", where="[writeback] "),  # type: ignore[arg-type]
-        transaction=bool(raw.get("transaction", False)),
-        conditional_create=bool(raw.get("conditional_create", False)),
-        note_content_type=str(raw.get("note_content_type", "text/plain")),
-        bill_code_system=raw.get("bill_code_system"),
-        chargeitem_status=str(raw.get("chargeitem_status", "billable")),
-        charge_summary=bool(raw.get("charge_summary", False)),
-        provenance=bool(raw.get("provenance", True)),
-        bill_codes=_bill_codes(raw.get("bill_codes", {})),
-    )
+    _choice(raw, "documentreference", DOCREF_MODES, "create", where="[writeback] ")
+    for key in ("note_content_type", "bill_code_system", "chargeitem_status"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key]):
+            raise ProfileError(f"[writeback] {key} must be a non-empty string")
+    return WritebackConfig.from_mapping(dict(raw) | {"bill_codes": _bill_codes(raw.get("bill_codes", {}))})
 
 
 def _bill_codes(raw: Any) -> dict[str, dict[str, str]]:

@@ -20,7 +20,23 @@ def check(record: ServiceRecord, context: ClinicalContext, policy: Policy) -> li
     ):
         reason = REASONS["em" if code["unit"] == "em" else "education"]
         suggestion = code.get("wrong_family_suggestion", "Choose the code family for your role.")
-        return [policy.finding("provider.wrong-family", role=role, reason=reason, suggestion=suggestion)]
+        return [
+            policy.finding(
+                "provider.wrong-family", role=role, a_role=a_role(role), reason=reason, suggestion=suggestion
+            )
+        ]
     if role not in code["roles"] and code["unit"] != "em":
-        return [policy.finding("provider.not-qualified", role=role, allowed=", ".join(code["roles"]))]
+        allowed = ", ".join(code["roles"])
+        return [policy.finding("provider.not-qualified", role=role, a_role=a_role(role), allowed=allowed)]
     return []
+
+
+# Initials read letter by letter: "an MD", "an RN", "an OT", but "a PT", "a DO", "a CHW".
+_VOWEL_SOUND = frozenset("AEFHILMNORSX")
+
+
+def a_role(role: str) -> str:
+    """The role with its article, as the start of a sentence ("An MD", "A PT", "Another clinician")."""
+    if role == "other":
+        return "Another clinician"
+    return ("An " if role[:1] in _VOWEL_SOUND else "A ") + role

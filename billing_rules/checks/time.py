@@ -35,8 +35,12 @@ def _pool_notes(record: ServiceRecord, policy: Policy) -> list[Finding]:
 
 def _tie(record: ServiceRecord, policy: Policy) -> list[Finding]:
     """The clinician may choose where a tied extra unit goes (CMS); say where the engine put it and why."""
-    if policy.code["unit"] != "timed-15" or policy.payer.get("unit_method") != "cms-total-minutes":
-        return []
+    if (
+        not record.other_timed_minutes
+        or policy.code["unit"] != "timed-15"
+        or policy.payer.get("unit_method") != "cms-total-minutes"
+    ):
+        return []  # a tie needs another timed code in the pool
     pool = pool_of(record, policy.rules, policy.on).minutes
     values = unit_values(policy.rules, policy.on)
     tie = cms_tie(pool, values)

@@ -65,6 +65,7 @@ def _export_dir(args: argparse.Namespace, out: Path, options: Any) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from smart_app.scrub.ndjson import index_export
+    from smart_app.scrub.rows import DiskRows
     from smart_app.scrub.run import execute, summarise
 
     try:
@@ -75,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
             raise ScrubInputError("--profile goes with --fhir-base")
         directory = _export_dir(args, out, options)
         index = index_export(directory)
-        with progress_bar(sum(index.charges.values())) as advance:
-            version, rows = execute(index, options, advance)
-        document: dict[str, Any] = {"summary": summarise(rows, options.period, version), "charges": rows}
-        out.mkdir(parents=True, exist_ok=True)
-        written = _write(document, out, formats)
+        rows = DiskRows()  # the report's rows wait on disk: memory does not grow with the export
+        try:
+            with progress_bar(sum(index.charges.values())) as advance:
+                version, _ = execute(index, options, advance, rows)
+            document: dict[str, Any] = {"summary": summarise(rows, options.period, version), "charges": rows}
+            out.mkdir(parents=True, exist_ok=True)
+            written = _write(document, out, formats)
+        finally:
+            rows.close()
     except ScrubInputError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

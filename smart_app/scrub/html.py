@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,12 @@ def _environment() -> Environment:
     return env
 
 
-def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
+def _rows(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The table's rows, one at a time (the charges may be read back from disk)."""
     for number, charge in enumerate(document["charges"]):
         status = status_of(charge)
         rules = sorted({f["rule"] for f in charge["findings"]})
-        rows.append(
+        yield (
             {
                 **charge,
                 "number": number,
@@ -60,11 +60,9 @@ def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
                 ).lower(),
             }
         )
-    return rows
 
 
-def render_html(document: dict[str, Any]) -> str:
-    env = _environment()
+def _template_values(document: dict[str, Any]) -> dict[str, Any]:
     folder = templates_dir() / "scrub"
     css = (folder / "report.css").read_text(encoding="utf-8")
     script = (folder / "report.js").read_text(encoding="utf-8")
@@ -72,20 +70,30 @@ def render_html(document: dict[str, Any]) -> str:
         f"default-src 'none'; style-src {_hash(css)}; script-src {_hash(script)}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    rows = _rows(document)
-    clinicians = sorted({str(r.get("clinician") or "not named") for r in rows})
-    rule_counts = Counter(rule for r in rows for rule in r["rules"])
-    return env.get_template("report.html").render(
+    clinicians: set[str] = set()
+    rules: set[str] = set()
+    count = 0
+    for charge in document["charges"]:
+        count += 1
+        clinicians.add(str(charge.get("clinician") or "not named"))
+        rules.update(f["rule"] for f in charge["findings"])
+    return dict(
         summary=document["summary"],
-        rows=rows,
+        rows=_rows(document),
+        count=count,
         charts=charts(document),
-        clinicians=clinicians,
-        rules=sorted(rule_counts),
+        clinicians=sorted(clinicians),
+        rules=sorted(rules),
         css=Markup(css),  # noqa: S704 - our own packaged file, hashed into the CSP
         script=Markup(script),  # noqa: S704 - our own packaged file, hashed into the CSP
         csp=csp,
     )
 
 
+def render_html(document: dict[str, Any]) -> str:
+    return _environment().get_template("report.html").render(**_template_values(document))
+
+
 def write_html(document: dict[str, Any], path: Path) -> None:
-    path.write_text(render_html(document), encoding="utf-8")
+    """Streamed into the file as the template renders, one charge at a time."""
+    _environment().get_template("report.html").stream(**_template_values(document)).dump(str(path), "utf-8")

@@ -22,6 +22,7 @@ from smart_app.scrub.ndjson import ExportIndex
 
 Rows = list[dict[str, Any]]
 Done = Callable[[int], None]  # told how many charges a finished piece of work held
+Sink = Callable[[Rows], None]  # takes each finished piece's rows (the report's row store)
 PARTITION_CHARGES = 2000  # charges per partition: big enough to amortise a task, small enough to balance
 
 
@@ -62,18 +63,17 @@ def _payload(index: ExportIndex, part: Partition) -> list[tuple[str, list[bytes]
     return [(p, index.read_lines(p)) for p in part.patients]
 
 
-def run_serial(index: ExportIndex, period: Period, done: Done) -> tuple[set[str], Rows]:
+def run_serial(index: ExportIndex, period: Period, done: Done, sink: Sink) -> set[str]:
     rules = default_rules()
-    rows: Rows = []
     for patient in index.patient_ids():
-        rows.extend(scrub_lines(patient, index.read_lines(patient), index.shared, rules, period))
+        sink(scrub_lines(patient, index.read_lines(patient), index.shared, rules, period))
         done(index.charges[patient])
-    return {rules.version}, rows
+    return {rules.version}
 
 
 def run_pool(
-    index: ExportIndex, period: Period, done: Done, workers: int, target: int
-) -> tuple[set[str], Rows]:
+    index: ExportIndex, period: Period, done: Done, sink: Sink, workers: int, target: int
+) -> set[str]:
     """A process pool on this machine (spawned workers: nothing inherited from this process's threads)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -81,14 +81,13 @@ def run_pool(
         def submit(part: Partition) -> Future[tuple[str, Rows]]:
             return pool.submit(scrub_partition, _payload(index, part), index.shared, period)
 
-        return _bounded(partitions(index, target), submit, done, 2 * workers)
+        return _bounded(partitions(index, target), submit, done, sink, 2 * workers)
 
 
 def _bounded(
-    parts: list[Partition], submit: Callable[[Partition], Any], done: Done, window: int
-) -> tuple[set[str], Rows]:
+    parts: list[Partition], submit: Callable[[Partition], Any], done: Done, sink: Sink, window: int
+) -> set[str]:
     versions: set[str] = set()
-    rows: Rows = []
     pending: dict[Any, Partition] = {}
     queue: Iterator[Partition] = iter(parts)
     for part in queue:
@@ -101,17 +100,17 @@ def _bounded(
             part = pending.pop(future)
             version, got = future.result()
             versions.add(version)
-            rows.extend(got)
+            sink(got)
             done(part.charges)
             nxt = next(queue, None)
             if nxt is not None:
                 pending[submit(nxt)] = nxt
-    return versions, rows
+    return versions
 
 
 def run_dask(
-    index: ExportIndex, period: Period, done: Done, address: str, target: int
-) -> tuple[set[str], Rows]:
+    index: ExportIndex, period: Period, done: Done, sink: Sink, address: str, target: int
+) -> set[str]:
     """The same partitions on an existing Dask cluster (``dask.distributed``: the optional ``[dask]``)."""
     try:
         from dask.distributed import Client, as_completed
@@ -129,7 +128,6 @@ def run_dask(
         parts = partitions(index, target)
         queue = iter(parts)
         versions: set[str] = set()
-        rows: Rows = []
         owners: dict[Any, Partition] = {}
 
         def submit(part: Partition) -> Any:
@@ -142,9 +140,9 @@ def run_dask(
         for future in stream:
             version, got = future.result()
             versions.add(version)
-            rows.extend(got)
+            sink(got)
             done(owners.pop(future.key).charges)
             nxt = next(queue, None)
             if nxt is not None:
                 stream.add(submit(nxt))
-        return versions, rows
+        return versions

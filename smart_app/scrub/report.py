@@ -21,7 +21,13 @@ def safe_cell(value: Any) -> str:
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Streamed row by row: the charges may be read back from disk and never all be in memory."""
+    with path.open("w", encoding="utf-8") as handle:
+        summary = json.dumps(document["summary"], indent=1, ensure_ascii=False)
+        handle.write('{"summary": ' + summary + ',\n "charges": [')
+        for n, charge in enumerate(document["charges"]):
+            handle.write(("," if n else "") + "\n  " + json.dumps(charge, ensure_ascii=False))
+        handle.write("\n ]\n}\n")
 
 
 def write_csv(document: dict[str, Any], path: Path) -> None:

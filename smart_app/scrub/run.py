@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,10 @@ from typing import Any
 from smart_app.scrub.engine import Period
 from smart_app.scrub.errors import ScrubServerError
 from smart_app.scrub.ndjson import ExportIndex, index_export
-from smart_app.scrub.parallel import PARTITION_CHARGES, Rows, run_dask, run_pool, run_serial
+from smart_app.scrub.parallel import PARTITION_CHARGES, run_dask, run_pool, run_serial
+from smart_app.scrub.rows import DiskRows, ListRows
+
+RowStore = ListRows | DiskRows
 
 
 @dataclass(frozen=True)
@@ -23,48 +26,65 @@ class Options:
 
 
 def execute(
-    index: ExportIndex, options: Options, done: Callable[[int], None] = lambda n: None
-) -> tuple[str, Rows]:
+    index: ExportIndex,
+    options: Options,
+    done: Callable[[int], None] = lambda n: None,
+    rows: RowStore | None = None,
+) -> tuple[str, RowStore]:
+    """Scrub every patient of the index into ``rows`` (a list in memory unless given); the rules version."""
+    store: RowStore = rows if rows is not None else ListRows()
     try:
         if options.scheduler:
-            versions, rows = run_dask(
-                index, options.period, done, options.scheduler, options.partition_charges
+            versions = run_dask(
+                index, options.period, done, store.add, options.scheduler, options.partition_charges
             )
         elif options.workers > 1:
-            versions, rows = run_pool(index, options.period, done, options.workers, options.partition_charges)
+            versions = run_pool(
+                index, options.period, done, store.add, options.workers, options.partition_charges
+            )
         else:
-            versions, rows = run_serial(index, options.period, done)
+            versions = run_serial(index, options.period, done, store.add)
     finally:
         index.close()
     if len(versions) > 1:
         raise ScrubServerError(f"workers ran different rule data ({', '.join(sorted(versions))})")
-    rows.sort(key=lambda r: (r["date"] or "", r["patient"], r["chargeitem"]))
-    return next(iter(versions), ""), rows
+    return next(iter(versions), ""), store
 
 
-def summarise(rows: Rows, period: Period, rules_version: str) -> dict[str, Any]:
-    """scrub.json's summary (DESIGN.md §4): counts, revenue at risk (blocked charges' estimates), by rule."""
-    blocked = [r for r in rows if any(f["severity"] == "block" for f in r["findings"])]
-    warned = [
-        r
-        for r in rows
-        if not any(f["severity"] == "block" for f in r["findings"])
-        and any(f["severity"] == "warn" for f in r["findings"])
-    ]
-    by_rule = Counter(f["rule"] for r in rows for f in r["findings"])
-    dates = sorted(r["date"] for r in rows if r["date"])
-    start = period.since.isoformat() if period.since else (dates[0] if dates else None)
-    end = period.until.isoformat() if period.until else (dates[-1] if dates else None)
-    low = sum(r["estimate"]["low"] for r in blocked if r.get("estimate"))
-    high = sum(r["estimate"]["high"] for r in blocked if r.get("estimate"))
+def summarise(rows: Iterable[dict[str, Any]], period: Period, rules_version: str) -> dict[str, Any]:
+    """scrub.json's summary (DESIGN.md §4): counts, revenue at risk (blocked charges' estimates), by rule.
+
+    One pass over the rows, so it works on rows read back from disk."""
+    charges = billable = blocked = warned = 0
+    low = high = 0.0
+    by_rule: Counter[str] = Counter()
+    first = last = None
+    for row in rows:
+        charges += 1
+        billable += bool(row["billable"])
+        severities = {f["severity"] for f in row["findings"]}
+        by_rule.update(f["rule"] for f in row["findings"])
+        if "block" in severities:
+            blocked += 1
+            if row.get("estimate"):
+                low += row["estimate"]["low"]
+                high += row["estimate"]["high"]
+        elif "warn" in severities:
+            warned += 1
+        if row["date"]:
+            first = row["date"] if first is None else min(first, row["date"])
+            last = row["date"] if last is None else max(last, row["date"])
     return {
-        "charges": len(rows),
-        "billable": sum(1 for r in rows if r["billable"]),
-        "blocked": len(blocked),
-        "warned": len(warned),
+        "charges": charges,
+        "billable": billable,
+        "blocked": blocked,
+        "warned": warned,
         "at_risk": {"currency": "USD", "low": round(low, 2), "high": round(high, 2)},
         "by_rule": dict(sorted(by_rule.items())),
-        "period": [start, end],
+        "period": [
+            period.since.isoformat() if period.since else first,
+            period.until.isoformat() if period.until else last,
+        ],
         "rules_version": rules_version,
     }
 
@@ -79,4 +99,4 @@ def scrub_directory(
     """The report document (scrub.json) for a folder of NDJSON files."""
     index = index or index_export(directory)
     version, rows = execute(index, options, done)
-    return {"summary": summarise(rows, options.period, version), "charges": rows}
+    return {"summary": summarise(rows, options.period, version), "charges": list(rows)}

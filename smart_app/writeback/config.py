@@ -1,13 +1,16 @@
 """Write-back configuration: what the launch profile's ``[writeback]`` says, and the strategy it leads to.
 
-``smart_app.profiles`` (another module) owns the launch profile; ``WritebackConfig.from_profile`` adapts its
-``writeback`` section (an object or a plain mapping) so this package does not depend on its exact shape.
+One ``WritebackConfig``, owned by the launch profile: ``smart_app.profiles`` validates the ``[writeback]``
+table and builds it with ``from_mapping`` (so a key the profile leaves out has the default declared here,
+and only here); ``sandbox-test`` without a profile builds it from the server's CapabilityStatement.
+The defaults are the careful ones: no transaction and no reliance on conditional create unless the profile
+says the EHR honours them, a Provenance where the server lists it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from fhir_mappings.write import PLAIN_TEXT_UTF8, BillCode
@@ -24,26 +27,18 @@ class WritebackConfigError(ValueError):
     """The profile cannot write this service (e.g. no bill-code mapping for a CPT code)."""
 
 
-PROFILE_FIELDS = (
-    "chargeitem",
-    "documentreference",
-    "transaction",
-    "conditional_create",
-    "note_content_type",
-    "bill_code_system",
-    "bill_codes",
-    "provenance",
-)
-
-
 @dataclass(frozen=True)
 class WritebackConfig:
+    """What the EHR accepts on write-back, and its quirks (smart-fhir.md §2.4, §3.2, §3.6)."""
+
     chargeitem: ChargeMode = "create"
     documentreference: NoteMode = "create"
-    transaction: bool = True
-    conditional_create: bool = True
+    transaction: bool = False  # a transaction Bundle, where the server also lists it
+    conditional_create: bool = False  # the server honours If-None-Exist (needed for the transaction)
     provenance: bool = True  # also needs the server to list Provenance create
     note_content_type: str = PLAIN_TEXT_UTF8
+    chargeitem_status: str = "billable"  # Oracle Health requires "unknown"
+    charge_summary: bool = False  # no ChargeItem API: hand a summary to the biller
     # Oracle Health $create: the tenant's CPT-tier bill-code system, and explicit CPT -> bill code overrides.
     bill_code_system: str | None = None
     bill_codes: Mapping[str, BillCode] = field(default_factory=dict)
@@ -58,25 +53,15 @@ class WritebackConfig:
             )
             for cpt, v in (data.get("bill_codes") or {}).items()
         }  # fmt: skip
-        return cls(
-            chargeitem=data.get("chargeitem", "create"),
-            documentreference=data.get("documentreference", "create"),
-            transaction=bool(data.get("transaction", True)),
-            conditional_create=bool(data.get("conditional_create", True)),
-            provenance=bool(data.get("provenance", True)),
-            note_content_type=str(data.get("note_content_type") or PLAIN_TEXT_UTF8),
-            bill_code_system=data.get("bill_code_system"),
-            bill_codes=bill_codes,
-        )
+        known = {f.name for f in fields(cls)} - {"bill_codes"}
+        return cls(**{k: v for k, v in data.items() if k in known}, bill_codes=bill_codes)
 
     @classmethod
-    def from_profile(cls, writeback: Any) -> WritebackConfig:
-        """From ``smart_app.profiles.Profile.writeback`` (or a mapping, or one of ours)."""
+    def from_profile(cls, writeback: WritebackConfig | Mapping[str, Any]) -> WritebackConfig:
+        """``Profile.writeback`` (already one of ours), or a ``[writeback]`` mapping."""
         if isinstance(writeback, WritebackConfig):
             return writeback
-        if isinstance(writeback, Mapping):
-            return cls.from_mapping(writeback)
-        return cls.from_mapping({k: getattr(writeback, k) for k in PROFILE_FIELDS if hasattr(writeback, k)})
+        return cls.from_mapping(writeback)
 
     @classmethod
     def from_capabilities(cls, client: FhirClient) -> WritebackConfig:

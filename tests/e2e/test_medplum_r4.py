@@ -43,7 +43,9 @@ def validate(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plan_resources(**changes: Any) -> list[dict[str, Any]]:
-    plan = build_plan(signed_visit(**changes), WritebackConfig(), "transaction")
+    plan = build_plan(
+        signed_visit(**changes), WritebackConfig(transaction=True, conditional_create=True), "transaction"
+    )
     return [e.resource for e in plan.entries]
 
 

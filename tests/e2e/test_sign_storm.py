@@ -30,7 +30,12 @@ from tests.e2e.clinician_kit import Clinician, Shown, storm
 pytestmark = pytest.mark.e2e
 
 PATIENT, ENCOUNTER = "edu-dm-commercial", "enc-dm-commercial-0302"
+KNEE, KNEE_VISIT = "edu-knee-medicare", "enc-knee-medicare-0216"
 TRIALS = 10
+TWO_SERVICE_VISIT = {
+    "provider_role": "PT", "dx": "M17.11", "plan_of_care_certified": "yes", "rows": "2",
+    "code": "97110", "minutes": "33", "s1_code": "97112", "s1_minutes": "24",
+}  # fmt: skip
 
 
 @dataclass
@@ -47,16 +52,16 @@ class Deployment:
         assert isinstance(state, SandboxState)
         return state
 
-    def count(self, resource_type: str) -> int:
+    def count(self, resource_type: str, patient: str = PATIENT) -> int:
         found = self.state.rest.execute(
-            Access(open=True), "GET", f"{resource_type}?patient={PATIENT}&_count=500"
+            Access(open=True), "GET", f"{resource_type}?patient={patient}&_count=500"
         )
         return sum(1 for e in found.body.get("entry", []) if e.get("search", {}).get("mode") == "match")
 
-    def launcher_url(self) -> str:
+    def launcher_url(self, patient: str = PATIENT, encounter: str = ENCOUNTER) -> str:
         return (
             f"{self.ehr_config.base_url}/launcher?client_id={APP_CLIENT_ID}&practitioner=rn-okafor"
-            f"&patient={PATIENT}&encounter={ENCOUNTER}&frame=0"
+            f"&patient={patient}&encounter={encounter}&frame=0"
         )
 
 
@@ -128,6 +133,28 @@ def test_k_simultaneous_signs_of_one_review_page_write_one_charge_and_one_note(
             failures.append(f"trial {trial}: {problem}")
     summary = f"k={k}, {spread}: duplicates in {duplicated} of {TRIALS} trials ({extra} extra charges); "
     assert not failures, summary + f"{len(failures)} trials wrong:\n" + "\n".join(failures)
+
+
+def test_ten_simultaneous_signs_of_a_visit_across_two_instances_write_each_line_once(
+    deployment: Deployment,
+) -> None:
+    """A visit (two timed services: one note, one ChargeItem per line) is signed on the same draft machinery:
+    ten clicks, split over two instances, write two charges and one note, every trial."""
+    clinician = Clinician()
+    clinician.launch(deployment.launcher_url(KNEE, KNEE_VISIT))
+    failures: list[str] = []
+    for trial in range(TRIALS):
+        before = deployment.count("ChargeItem", KNEE), deployment.count("DocumentReference", KNEE)
+        clinician.document(deployment.apps[0], TWO_SERVICE_VISIT)
+        form = clinician.sign_form(deployment.apps[1])
+        shown = storm([partial(clinician.sign, deployment.apps[n % 2], form) for n in range(10)])
+        after = deployment.count("ChargeItem", KNEE), deployment.count("DocumentReference", KNEE)
+        new = (after[0] - before[0], after[1] - before[1])
+        results = {s.result if isinstance(s, Shown) else repr(s) for s in shown}
+        headings = {s.heading if isinstance(s, Shown) else "" for s in shown}
+        if new != (2, 1) or len(results) != 1 or headings != {"Signed and written"}:
+            failures.append(f"trial {trial}: {new} written, {len(results)} results, {headings}")
+    assert failures == []
 
 
 def _problem(shown: list[Any], before: tuple[int, int], after: tuple[int, int]) -> str | None:

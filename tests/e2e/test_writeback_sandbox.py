@@ -68,7 +68,7 @@ def test_write_and_read_back_then_rerun_with_an_empty_store(
     open_ehr, db, tmp_path, transaction: bool
 ) -> None:
     base, _state = open_ehr
-    config = WritebackConfig(transaction=transaction)
+    config = WritebackConfig(transaction=transaction, conditional_create=True)
     client = FhirClient(base)
     signed_service = request(base, f"draft-{transaction}")
     result = write_signed_service(db, client, config, signed_service)

@@ -57,7 +57,9 @@ def sign(db: Database, **changes: Any) -> str:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         FakeFhir(hapi_caps()).install(rsps)
         client = FhirClient(BASE, token_provider=lambda: TOKEN, sleep=lambda _s: None)
-        result = write_signed_service(db, client, WritebackConfig(), request)
+        result = write_signed_service(
+            db, client, WritebackConfig(transaction=True, conditional_create=True), request
+        )
     assert result.status == "written"
     return result.write_key
 

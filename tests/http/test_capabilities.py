@@ -52,7 +52,7 @@ def test_new_clients_of_one_server_share_one_metadata_read(rsps: Any) -> None:
     rsps.get(f"{BASE}/metadata", json=oracle_caps())
     first, second = client(), client()
     assert choose_strategy(HAPI, first, note_only=False) == "sequential"
-    assert not server_takes_provenance(WritebackConfig(), second)
+    assert not server_takes_provenance(WritebackConfig(transaction=True, conditional_create=True), second)
     assert WritebackConfig.from_capabilities(client()).chargeitem == "operation"
     assert metadata_calls(rsps) == 1 and second.requests_sent == 0
 

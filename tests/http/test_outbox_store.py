@@ -48,7 +48,10 @@ def test_by_default_outbox_lists_and_retries_the_apps_failed_write(
     fake = FakeFhir(hapi_caps(), missing={"Encounter/example-1"}).install(rsps)
     app_db = db_of(create_app())
     failed = write_signed_service(
-        app_db, FhirClient(BASE, sleep=lambda _s: None), WritebackConfig(), signed()
+        app_db,
+        FhirClient(BASE, sleep=lambda _s: None),
+        WritebackConfig(transaction=True, conditional_create=True),
+        signed(),
     )
     app_db.dispose()
     assert failed.status == "queued-in-outbox"

@@ -31,7 +31,7 @@ from tests.http.test_writeback_fake import BASE, FakeFhir, epic_caps, hapi_caps,
 from tests.unit.test_write_factories import evaluation, line, signed
 
 TENANT = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d"
-HAPI = WritebackConfig()
+HAPI = WritebackConfig(transaction=True, conditional_create=True)
 HAPI_NO_TX = WritebackConfig(transaction=False)
 EPIC = WritebackConfig(chargeitem="none", transaction=False, provenance=False, note_content_type="text/plain")
 ORACLE = WritebackConfig.from_mapping(

@@ -74,6 +74,11 @@ def test_a_transaction_that_times_out_after_committing_is_found_not_sent_again(
     db: Database, rsps: responses.RequestsMock
 ) -> None:
     fake = timing_out(FakeFhir(hapi_caps()), "", after_commit=True).install(rsps)
-    result = write_signed_service(db, FhirClient(BASE, sleep=lambda _s: None), WritebackConfig(), signed())
+    result = write_signed_service(
+        db,
+        FhirClient(BASE, sleep=lambda _s: None),
+        WritebackConfig(transaction=True, conditional_create=True),
+        signed(),
+    )
     assert result.status == "written" and list_outbox(db) == []
     one_charge_one_note(fake)

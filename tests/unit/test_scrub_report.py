@@ -158,3 +158,16 @@ def test_off_a_terminal_there_is_no_bar(capsys: pytest.CaptureFixture[str]) -> N
     with progress_bar(10) as advance:
         advance(10)
     assert capsys.readouterr().err == ""
+
+
+def test_the_commands_rows_on_disk_give_the_same_report_as_in_memory(tmp_path: Path) -> None:
+    from smart_app.scrub.run import Options, scrub_directory
+    from tests.scrub_data import busy_month
+
+    write_export(tmp_path / "x", copies=2, resources=busy_month())
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["scrub", "--ndjson", str(tmp_path / "x"), "--out", str(tmp_path / "o"), "--format", "json"])
+    on_disk = json.loads((tmp_path / "o" / "scrub.json").read_text(encoding="utf-8"))
+    assert on_disk == scrub_directory(tmp_path / "x", Options())
+    dates = [(c["date"] or "", c["patient"], c["chargeitem"]) for c in on_disk["charges"]]
+    assert dates == sorted(dates)

@@ -23,7 +23,9 @@ CASES = {
 
 
 def written(**changes: Any) -> dict[str, dict[str, Any]]:
-    plan = build_plan(signed_visit(**changes), WritebackConfig(), "transaction")
+    plan = build_plan(
+        signed_visit(**changes), WritebackConfig(transaction=True, conditional_create=True), "transaction"
+    )
     return {e.key: e.resource for e in plan.entries}
 
 
@@ -40,7 +42,9 @@ def test_the_visit_note_and_provenance_conform_to_us_core(changes: dict[str, Any
 
 
 def test_a_single_education_service_conforms_too() -> None:
-    plan = build_plan(signed(organization=None), WritebackConfig(), "transaction")
+    plan = build_plan(
+        signed(organization=None), WritebackConfig(transaction=True, conditional_create=True), "transaction"
+    )
     for entry in plan.entries:
         profile = {"DocumentReference": "us-core-documentreference", "Provenance": "us-core-provenance"}
         if entry.resource_type in profile:

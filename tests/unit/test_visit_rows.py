@@ -47,3 +47,11 @@ def test_removing_the_only_row_leaves_one_empty_row_and_the_count_has_a_ceiling(
     for _ in range(MAX_ROWS + 3):
         fields = add_row(fields)
     assert row_count(fields) == MAX_ROWS
+
+
+def test_a_role_reads_with_the_right_article() -> None:
+    from billing_rules.checks.provider import a_role
+
+    assert [a_role(r) for r in ("MD", "NP", "RN", "OT", "PT", "DO", "CHW", "other")] == [
+        "An MD", "An NP", "An RN", "An OT", "A PT", "A DO", "A CHW", "Another clinician",
+    ]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import responses
 
@@ -74,3 +76,42 @@ def test_capabilities_alone_configure_sandbox_test() -> None:
     oracle = WritebackConfig.from_capabilities(client_with(ORACLE_CAPS))
     assert (oracle.chargeitem, oracle.transaction) == ("operation", False)
     assert not server_takes_provenance(oracle, client_with(ORACLE_CAPS))
+
+
+def test_there_is_one_writeback_config_and_the_profile_holds_it() -> None:
+    """Owned by the launch profile: a key the profile leaves out has the one default, declared once."""
+    from smart_app import profiles
+    from smart_app.writeback import config as writeback_config
+
+    root = Path(__file__).resolve().parents[2] / "smart_app"
+    declared = [
+        p.name for p in root.rglob("*.py") if "class WritebackConfig" in p.read_text(encoding="utf-8")
+    ]
+    assert declared == ["config.py"] and profiles.WritebackConfig is writeback_config.WritebackConfig
+    minimal = profiles.profile_from_mapping(
+        {"name": "ehr", "iss": "https://ehr.test/fhir", "client_id": "app-1", "scopes": ["openid"]}
+    )
+    assert minimal.writeback == writeback_config.WritebackConfig()
+    assert (minimal.writeback.transaction, minimal.writeback.conditional_create) == (False, False)
+    cdm = {"system": "https://x/CodeSystem/BillCodes-CDM_SCHED", "code": "7"}
+    writeback = {
+        "chargeitem": "operation",
+        "chargeitem_status": "unknown",
+        "bill_code_system": "https://x/CodeSystem/BillCodes-CPT",
+        "bill_codes": {"98960": cdm},
+    }
+    oracle = profiles.profile_from_mapping(
+        {
+            "name": "oracle",
+            "iss": "https://ehr.test/fhir",
+            "client_id": "a",
+            "scopes": ["openid"],
+            "writeback": writeback,
+        }
+    )
+    assert oracle.writeback.chargeitem_status == "unknown"
+    assert (
+        oracle.writeback.bill_code("98960").code == "7"
+        and oracle.writeback.bill_code("98961").code == "98961"
+    )
+    assert writeback_config.WritebackConfig.from_profile(oracle.writeback) is oracle.writeback
