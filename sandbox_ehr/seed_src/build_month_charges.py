@@ -337,6 +337,32 @@ def _order(pid: str, code: str, text: str, authored: str, performer: str) -> dic
     )
 
 
+def plans_of_care(b: Builder) -> None:
+    """The therapist's plan of care for each therapy order (CarePlan, 90 days from the order), as EHRs keep
+    it: the scrub's plan-timing checks read its start and end."""
+    disciplines = {"PT-EVAL-TREAT": ("Physical therapy", "pt-rivera"),
+                   "OT-EVAL-TREAT": ("Occupational therapy", "ot-nguyen")}  # fmt: skip
+    for res in [r for r in b.resources if r["resourceType"] == "ServiceRequest"]:
+        code = res["code"]["coding"][0]["code"]
+        if code not in disciplines:
+            continue
+        pid = res["subject"]["reference"].split("/")[1]
+        discipline, therapist = disciplines[code]
+        start = date.fromisoformat(res["authoredOn"])
+        b.add({
+            "resourceType": "CarePlan",
+            "id": f"cp-{pid}",
+            "status": "active",
+            "intent": "plan",
+            "title": f"{discipline} plan of care",
+            "category": [{"text": "therapy plan of care"}],
+            "subject": {"reference": f"Patient/{pid}"},
+            "period": {"start": start.isoformat(), "end": (start + timedelta(days=89)).isoformat()},
+            "author": {"reference": f"Practitioner/{therapist}"},
+            "addresses": [{"reference": f"Condition/dx-order-{pid}"}],
+        })  # fmt: skip
+
+
 def group(members: list[str]) -> dict[str, Any]:
     return {
         "resourceType": "Group",
@@ -371,6 +397,7 @@ def bundle() -> dict[str, Any]:
     ot_patients(b)
     planted(b)
     order_reasons(b)
+    plans_of_care(b)
     edu_ids = ["edu-dm-commercial", "edu-knee-medicare", "edu-asthma-medicaid", "edu-group-prediabetes",
                "edu-group-obesity", "edu-hf-advantage", "edu-copd-selfpay", "edu-html-name",
                "edu-stroke-caregiver", "edu-dm-unspecified"]  # fmt: skip
