@@ -6,12 +6,13 @@ Both give the rows in the report's order, (date, patient, chargeitem), each time
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 Row = dict[str, Any]
 
@@ -52,7 +53,7 @@ class DiskRows:
 
     def add(self, rows: list[Row]) -> None:
         self._db.executemany(
-            "INSERT INTO rows VALUES (?, ?, ?, ?)", [(*sort_key(r), json.dumps(r)) for r in rows]
+            "INSERT INTO rows VALUES (?, ?, ?, ?)", [(*sort_key(r), orjson.dumps(r)) for r in rows]
         )
         self._count += len(rows)
 
@@ -62,7 +63,7 @@ class DiskRows:
     def __iter__(self) -> Iterator[Row]:
         cursor = self._db.execute("SELECT body FROM rows ORDER BY day, patient, charge")
         for (body,) in cursor:
-            yield json.loads(body)
+            yield orjson.loads(body)
 
     def close(self) -> None:
         self._db.close()
