@@ -180,7 +180,7 @@ class References:
             return None
         if ref in self._by_full_url:
             return self._by_full_url[ref]
-        if ref.lower().startswith("urn:uuid:"):
+        if ref[:9].lower() == "urn:uuid:":
             keys = self._by_id.get(ref[len("urn:uuid:") :], set())
             return next(iter(keys)) if len(keys) == 1 else None
         return key_from_url(ref)
