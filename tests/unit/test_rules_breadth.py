@@ -247,7 +247,9 @@ def test_a_tie_says_the_clinician_may_choose() -> None:
     ev = run(therapy(minutes=20, other_timed_minutes={"97112": 20}))
     (tie,) = [f for f in ev.findings if f.rule == "time.tie"]
     assert tie.severity == "info" and "97110" in tie.message and "may" in tie.prompt
-    assert units(ev) == {"97110": 2}
+    # CY 2026 Medicare figures loaded: 97112 ($32.73) outranks 97110 ($29.06), the tied unit goes to 97112
+    assert "went to 97112 (the higher-valued code)" in tie.message
+    assert units(ev) == {"97110": 1}
     # more minutes win without a tie
     assert "time.tie" not in rules_of(run(therapy(minutes=20, other_timed_minutes={"97112": 21})))
 

@@ -128,11 +128,12 @@ def test_therapy_without_a_range_says_so() -> None:
 def test_a_sourced_2026_medicare_figure_is_shown_with_basis_and_year() -> None:
     ev = run(therapy(code="97163", evaluation=FULL_EVAL))
     assert ev.estimate is not None and (ev.estimate.low, ev.estimate.high) == (97.86, 97.86)
-    assert "2026" in ev.estimate.basis and "checked 2026-11-01" in ev.estimate.basis
+    assert "2026" in ev.estimate.basis and "checked 2026-12-05" in ev.estimate.basis
+    assert "PPRRVU26" in ev.estimate.basis and "$33.4009" in ev.estimate.basis
 
 
-def test_a_2023_figure_is_not_shown_for_2026_and_no_period_notice_is_added() -> None:
-    ev = run(therapy())
+def test_a_2023_figure_is_not_shown_for_another_year_and_no_period_notice_is_added() -> None:
+    ev = run(therapy(service_date="2025-06-10"))  # 97110 has 2023 and 2026 figures, none for 2025
     assert ev.estimate is None
     assert "rules.out-of-period" not in {f.rule for f in ev.findings}  # issue 12: less noise
     assert finding(ev, "estimate.not-loaded").severity == "info"
@@ -148,14 +149,26 @@ def test_cq_lines_are_estimated_at_85_percent() -> None:
 # --- KX: the line that crosses the threshold ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ytd", "warns"), [(2200, False), (2280, True), (2479.99, True)])
+@pytest.mark.parametrize(("ytd", "warns"), [(2200, False), (2210, True), (2409.99, True)])
 def test_kx_warns_when_this_line_may_cross_the_threshold(ytd: float, warns: bool) -> None:
-    ev = run(therapy(therapy_ytd_allowed=ytd))  # 2 units, no 2026 range: at most $100 a unit
+    # 2 units, no 2025 range: at most $100 a unit
+    ev = run(therapy(service_date="2025-06-10", therapy_ytd_allowed=ytd))
     crossing = [f for f in ev.findings if f.rule == "kx.threshold"]
     assert bool(crossing) is warns and "KX" not in ev.charge_lines[0].modifiers
     if warns:
-        assert crossing[0].severity == "warn" and "$2,480" in crossing[0].prompt
+        assert crossing[0].severity == "warn" and "$2,410" in crossing[0].prompt
         assert "200.00" in crossing[0].message
+
+
+@pytest.mark.parametrize(("ytd", "warns"), [(2421, False), (2422, True)])
+def test_kx_crossing_uses_the_2026_national_amount_of_a_timed_code(ytd: float, warns: bool) -> None:
+    ev = run(
+        therapy(therapy_ytd_allowed=ytd)
+    )  # 97110: 2 units x $29.06 = $58.12 (docs/reference/pfs-2026.md)
+    crossing = [f for f in ev.findings if f.rule == "kx.threshold"]
+    assert bool(crossing) is warns
+    if warns:
+        assert "58.12" in crossing[0].message and "loaded estimate" in crossing[0].message
 
 
 @pytest.mark.parametrize(("ytd", "warns"), [(2380, False), (2390, True)])

@@ -185,12 +185,32 @@ def test_the_years_charges_take_a_patient_past_the_kx_threshold(tmp_path: Path) 
     assert any(f["rule"] == "kx.threshold" for f in last["findings"])
 
 
+def _without_2026_medicare_figures() -> RuleSet:
+    """The packaged rules as they were before the CY 2026 national amounts: a year with no figures loaded."""
+    base = default_rules()
+    kept = [
+        e
+        for e in base.entries("estimate")
+        if not (e["payer_class"] == "medicare" and e["effective_from"].year == 2026 and e["high"] > 0)
+    ]
+    return RuleSet(tables={**base.tables, "estimate": kept}, files=base.files)
+
+
 def test_an_unknown_amount_leaves_the_years_total_unknown(tmp_path: Path) -> None:
-    rows = scrub(tmp_path, month_resources() + therapy_visits(visits=3))  # no 2026 therapy estimates packaged
+    rows = scrub(tmp_path, month_resources() + therapy_visits(visits=3), _without_2026_medicare_figures())
     later = next(r for r in rows.values() if r["chargeitem"].endswith("-t2-97110"))
     kx = [f for f in later["findings"] if f["rule"] == "kx.threshold"]
-    assert kx and "KX" not in later["modifiers"]
+    assert kx and "was not given" in kx[0]["message"] and "KX" not in later["modifiers"]
     assert not any("KX" in f["message"] for f in later["findings"] if f["rule"] == "scrub.modifier-missing")
+
+
+def test_the_packaged_2026_figures_rebuild_the_years_total(tmp_path: Path) -> None:
+    """CY 2026 national amounts (docs/reference/pfs-2026.md): earlier visits' estimates give the total."""
+    rows = scrub(tmp_path, month_resources() + therapy_visits(visits=3))
+    later = next(r for r in rows.values() if r["chargeitem"].endswith("-t2-97110"))
+    assert later["estimate"] is not None
+    said = [f["message"] for f in later["findings"] if f["rule"] in ("kx.threshold", "estimate.not-loaded")]
+    assert not [m for m in said if "was not given" in m or "No reimbursement estimate" in m]
 
 
 def test_a_visits_pooled_units_are_checked_line_by_line(tmp_path: Path) -> None:

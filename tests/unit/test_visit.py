@@ -338,13 +338,15 @@ def test_timed_minutes_leave_out_untimed_services() -> None:
 
 
 def test_the_visits_lines_together_may_cross_the_kx_threshold_when_no_single_one_does() -> None:
-    two = ({"code": "97110", "minutes": 30}, {"code": "97112", "minutes": 30})  # 2 units each, <= $100 a unit
-    ev = run(*two, therapy_ytd_allowed=2150)  # alone: 2,150 + 200 < 2,480; together: 2,150 + 400 >= 2,480
+    # 2 units each at the CY 2026 national amounts: 97110 2 x $29.06 = $58.12, 97112 2 x $32.73 = $65.46
+    two = ({"code": "97110", "minutes": 30}, {"code": "97112", "minutes": 30})
+    ev = run(*two, therapy_ytd_allowed=2400)  # alone: 2,400 + 65.46 < 2,480; together: + 123.58 >= 2,480
     (kx,) = [f for f in ev.findings if f.rule == "kx.threshold"]
     assert kx.code is None and kx.severity == "warn" and "this visit's lines together" in kx.message
     assert all("KX" not in line.modifiers for line in ev.charge_lines)
-    assert not [f for f in run(*two, therapy_ytd_allowed=1500).findings if f.rule == "kx.threshold"]
-    each = [f for f in run(*two, therapy_ytd_allowed=2300).findings if f.rule == "kx.threshold"]
-    assert len(each) == 1 and "this service" in each[0].message  # each alone crosses: said once, as before
-    commercial = run(*two, payer="commercial", therapy_ytd_allowed=2150)
+    assert not [f for f in run(*two, therapy_ytd_allowed=2350).findings if f.rule == "kx.threshold"]
+    each = [f for f in run(*two, therapy_ytd_allowed=2425).findings if f.rule == "kx.threshold"]
+    # each alone crosses: each line says it with its own amount, and no "together" finding is added
+    assert {f.code for f in each} == {"97110", "97112"} and all("this service" in f.message for f in each)
+    commercial = run(*two, payer="commercial", therapy_ytd_allowed=2400)
     assert not [f for f in commercial.findings if f.rule == "kx.threshold"]
