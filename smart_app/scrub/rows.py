@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from smart_app.scrub.tally import Tally
+
 Row = dict[str, Any]
 
 
@@ -27,8 +29,11 @@ class ListRows:
     def __init__(self) -> None:
         self._rows: list[Row] = []
         self._sorted = True
+        self.tally = Tally()
 
     def add(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.tally.add(row)
         self._rows.extend(rows)
         self._sorted = not rows and self._sorted
 
@@ -50,8 +55,11 @@ class DiskRows:
         self._db = sqlite3.connect(str(Path(self._dir.name) / "rows.sqlite"))
         self._db.execute("CREATE TABLE rows (day TEXT, patient TEXT, charge TEXT, body TEXT)")
         self._count = 0
+        self.tally = Tally()
 
     def add(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.tally.add(row)
         self._db.executemany(
             "INSERT INTO rows VALUES (?, ?, ?, ?)", [(*sort_key(r), orjson.dumps(r)) for r in rows]
         )
