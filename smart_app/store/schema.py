@@ -142,10 +142,12 @@ def _upgrade_locked(engine: Engine) -> tuple[str | None, str]:
 
 def _upgrade_retrying(engine: Engine) -> tuple[str | None, str]:
     for attempt in range(ATTEMPTS):
-        before = current(engine)
-        if before == head():
-            return before, head()
         try:
+            # Inside the retry: a connection opened while the other process switches the file to WAL may
+            # be refused at once ("database is locked"; SQLite's busy handler does not cover that case).
+            before = current(engine)
+            if before == head():
+                return before, head()
             with engine.begin() as conn:
                 _run_alembic(conn)
             return before, head()
