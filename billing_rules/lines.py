@@ -107,10 +107,29 @@ def _unit_values(rules: RuleSet, on: date) -> dict[str, float]:
     return out
 
 
+def cms_allocation(pool: dict[str, int], rules: RuleSet, on: date) -> dict[str, int]:
+    """``units.cms_total_minutes`` with the values on file, memoised per rule set (the same few pools recur
+    across a clinic's visits); callers only read the answer."""
+    key = ("cms-total-minutes", frozenset(pool.items()), on)
+    found = rules.finding_cache.get(key)
+    if found is None:
+        found = rules.finding_cache[key] = units.cms_total_minutes(pool, unit_values(rules, on))
+    return cast(dict[str, int], found)
+
+
+def cms_tie_of(pool: dict[str, int], rules: RuleSet, on: date) -> tuple[list[str], str] | None:
+    """``units.cms_tie`` with the values on file, memoised like ``cms_allocation``."""
+    key = ("cms-tie", frozenset(pool.items()), on)
+    found = rules.finding_cache.get(key, key)
+    if found is key:
+        found = rules.finding_cache[key] = units.cms_tie(pool, unit_values(rules, on))
+    return cast(tuple[list[str], str] | None, found)
+
+
 def _fifteen(record: ServiceRecord, method: str, rules: RuleSet, on: date) -> int:
     pool = fifteen_minute_pool(record, rules, on)
     if method == "cms-total-minutes":
-        return units.cms_total_minutes(pool, unit_values(rules, on))[record.code]
+        return cms_allocation(pool, rules, on)[record.code]
     if method == "full-unit":
         return units.full_units(pool[record.code], 15)
     return units.ama_per_code(pool)[record.code]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from billing_rules.engine import evaluate
 from billing_rules.lines import TIMED
@@ -130,7 +130,9 @@ def service_records(visit: VisitRecord) -> tuple[ServiceRecord, ...]:
     out = []
     for service in visit.services:
         others = {s.code: s.minutes or 0 for s in visit.services if s is not service}
-        out.append(replace(service, other_timed_minutes=others))
+        # A caller that set the pool already (the scrub) keeps its record: replace() costs more than a check.
+        same = service.other_timed_minutes == others
+        out.append(service if same else replace(service, other_timed_minutes=others))
     return tuple(out)
 
 
@@ -298,7 +300,19 @@ def _reworded(finding: Finding, rules: RuleSet, variant: str, values: dict[str, 
 def _visit_findings(
     codes: tuple[str, ...], evaluations: list[Evaluation], rules: RuleSet
 ) -> tuple[VisitFinding, ...]:
-    """Per-service findings keep their code; a visit-scope finding raised by several services is said once."""
+    """Per-service findings keep their code; a visit-scope finding raised by several services is said once.
+
+    Memoised on the services' codes and findings (all immutable): a clinic's visits repeat the same few."""
+    key = ("visit-findings", codes, tuple(ev.findings for ev in evaluations))
+    found = rules.finding_cache.get(key)
+    if found is None:
+        found = rules.finding_cache[key] = _merged_findings(codes, evaluations, rules)
+    return cast(tuple[VisitFinding, ...], found)
+
+
+def _merged_findings(
+    codes: tuple[str, ...], evaluations: list[Evaluation], rules: RuleSet
+) -> tuple[VisitFinding, ...]:
     groups: dict[tuple[Any, ...], list[tuple[str, Finding]]] = {}
     for code, ev in zip(codes, evaluations, strict=True):
         for f in ev.findings:

@@ -38,8 +38,8 @@ def as_map(value: Any) -> Mapping[str, Any]:
 
 def text(value: Any) -> str | None:
     """A trimmed non-empty string, or None."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 
@@ -115,6 +115,12 @@ def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date or dateTime; partial dates (``2020``, ``2020-05``) give None."""
     if not isinstance(value, str):
         return None
+    return _parse_date(value)
+
+
+@lru_cache(maxsize=16384)
+def _parse_date(value: str) -> date | None:
+    """Memoised: an export's resources share a few hundred dates (date is immutable, so sharing is safe)."""
     match = _DATE.match(value)
     if not match:
         return None
@@ -175,12 +181,14 @@ class References:
 
     def key(self, reference: Any) -> str | None:
         """``Type/id`` for a Reference (or a reference string), or None when it cannot be told."""
-        ref = text(as_map(reference).get("reference")) if isinstance(reference, Mapping) else text(reference)
+        if type(reference) is dict or isinstance(reference, Mapping):
+            reference = reference.get("reference")
+        ref = text(reference)
         if ref is None or ref.startswith("#"):
             return None
         if ref in self._by_full_url:
             return self._by_full_url[ref]
-        if ref.lower().startswith("urn:uuid:"):
+        if ref[:9].lower() == "urn:uuid:":
             keys = self._by_id.get(ref[len("urn:uuid:") :], set())
             return next(iter(keys)) if len(keys) == 1 else None
         return key_from_url(ref)

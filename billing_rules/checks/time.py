@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from billing_rules.lines import TIMED, fifteen_minute_pool, minutes_of, pool_of, unit_values
+from billing_rules.lines import TIMED, cms_tie_of, fifteen_minute_pool, minutes_of, pool_of, unit_values
 from billing_rules.model import ClinicalContext, Finding, ServiceRecord
 from billing_rules.policy import Policy
-from billing_rules.units import cms_tie, fifteen_minute_units
+from billing_rules.units import fifteen_minute_units
 
 METHOD_NEEDS = {
     ("timed-30", "full-unit"): "30 minutes for the first unit",
@@ -42,11 +42,11 @@ def _tie(record: ServiceRecord, policy: Policy) -> list[Finding]:
     ):
         return []  # a tie needs another timed code in the pool
     pool = pool_of(record, policy.rules, policy.on).minutes
-    values = unit_values(policy.rules, policy.on)
-    tie = cms_tie(pool, values)
+    tie = cms_tie_of(pool, policy.rules, policy.on)
     if tie is None or policy.code["code"] not in tie[0]:
         return []
     tied, winner = tie
+    values = unit_values(policy.rules, policy.on)
     valued = {c for c in tied if values.get(c)}
     why = (
         "the higher-valued code"

@@ -3,12 +3,13 @@ grows visit by visit; only charges inside the period are reported, earlier ones 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
 from typing import Any
+
+import orjson
 
 from billing_rules.loader import RuleSet, pick
 from smart_app.scrub.errors import ScrubInputError
@@ -90,8 +91,8 @@ def scrub_lines(
 ) -> list[dict[str, Any]]:
     """From one patient's raw NDJSON lines (already validated by the index pass) to report rows."""
     raw = list(lines)
-    try:  # one parse of the patient's lines as a JSON array: a quarter faster than line by line
-        resources = json.loads(b"[" + b",".join(raw) + b"]") if raw else []
-    except ValueError:
+    try:  # one parse of the patient's lines as a JSON array: faster than line by line
+        resources = orjson.loads(b"[" + b",".join(raw) + b"]") if raw else []
+    except orjson.JSONDecodeError:
         raise ScrubInputError(f"the export changed while it was read (patient {patient_id})") from None
     return scrub_patient(map_patient(patient_id, resources), shared, rules, period)

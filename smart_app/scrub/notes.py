@@ -19,6 +19,7 @@ _SERVICE = re.compile(rf"^Service:\s*{_CODE}\b")
 _MINUTES = re.compile(r"^(?:Face-to-face |Total |Treatment )?minutes:\s*(\d{1,3})\b", re.IGNORECASE)
 # A visit note's per-service line: "97110 ... 23 minutes" / "- 97112: 24 min".
 _CODE_MINUTES = re.compile(rf"^[\s\-*]*{_CODE}\b.*?\b(\d{{1,3}})\s*min(?:utes?)?\b", re.IGNORECASE)
+_MINUTES_FIRST = frozenset("FfTtMm")  # what a line _MINUTES matches can start with
 _GROUP = re.compile(r"group of (\d{1,3}) patients")
 
 
@@ -100,10 +101,11 @@ def parse_note(resource: dict[str, Any]) -> NoteFacts | None:
     present = True
     for raw in body.splitlines():
         line = raw.strip()
-        if match := _SERVICE.match(line):
+        # Cheap guards first (each a condition its pattern needs): most lines match no pattern at all.
+        if line.startswith("Service:") and (match := _SERVICE.match(line)):
             current = match[1]
             codes.append(current)
-        elif (match := _MINUTES.match(line)) and current is not None:
+        elif current is not None and line[:1] in _MINUTES_FIRST and (match := _MINUTES.match(line)):
             minutes.setdefault(current, int(match[1]))
         elif line.startswith("Curriculum:"):
             curriculum = line.split(":", 1)[1].strip() or None

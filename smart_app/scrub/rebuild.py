@@ -78,8 +78,10 @@ def service_record(
     note: NoteFacts | None,
     ytd: float | None,
     place: dict[str, Any],
+    pool: dict[str, int] | None = None,
 ) -> ServiceRecord:
     return ServiceRecord(
+        other_timed_minutes=pool or {},
         code=charge.code or "",
         service_date=day,
         minutes=minutes,

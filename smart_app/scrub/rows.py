@@ -6,12 +6,15 @@ Both give the rows in the report's order, (date, patient, chargeitem), each time
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
+
+from smart_app.scrub.tally import Tally
 
 Row = dict[str, Any]
 
@@ -26,8 +29,11 @@ class ListRows:
     def __init__(self) -> None:
         self._rows: list[Row] = []
         self._sorted = True
+        self.tally = Tally()
 
     def add(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.tally.add(row)
         self._rows.extend(rows)
         self._sorted = not rows and self._sorted
 
@@ -49,10 +55,13 @@ class DiskRows:
         self._db = sqlite3.connect(str(Path(self._dir.name) / "rows.sqlite"))
         self._db.execute("CREATE TABLE rows (day TEXT, patient TEXT, charge TEXT, body TEXT)")
         self._count = 0
+        self.tally = Tally()
 
     def add(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.tally.add(row)
         self._db.executemany(
-            "INSERT INTO rows VALUES (?, ?, ?, ?)", [(*sort_key(r), json.dumps(r)) for r in rows]
+            "INSERT INTO rows VALUES (?, ?, ?, ?)", [(*sort_key(r), orjson.dumps(r)) for r in rows]
         )
         self._count += len(rows)
 
@@ -62,7 +71,7 @@ class DiskRows:
     def __iter__(self) -> Iterator[Row]:
         cursor = self._db.execute("SELECT body FROM rows ORDER BY day, patient, charge")
         for (body,) in cursor:
-            yield json.loads(body)
+            yield orjson.loads(body)
 
     def close(self) -> None:
         self._db.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from smart_app.scrub.errors import ScrubServerError
 from smart_app.scrub.ndjson import ExportIndex, index_export
 from smart_app.scrub.parallel import PARTITION_CHARGES, run_dask, run_pool, run_serial
 from smart_app.scrub.rows import DiskRows, ListRows
+from smart_app.scrub.tally import Tally
 
 RowStore = ListRows | DiskRows
 
@@ -54,39 +54,10 @@ def execute(
 def summarise(rows: Iterable[dict[str, Any]], period: Period, rules_version: str) -> dict[str, Any]:
     """scrub.json's summary (DESIGN.md §4): counts, revenue at risk (blocked charges' estimates), by rule.
 
-    One pass over the rows, so it works on rows read back from disk."""
-    charges = billable = blocked = warned = 0
-    low = high = 0.0
-    by_rule: Counter[str] = Counter()
-    first = last = None
-    for row in rows:
-        charges += 1
-        billable += bool(row["billable"])
-        severities = {f["severity"] for f in row["findings"]}
-        by_rule.update(f["rule"] for f in row["findings"])
-        if "block" in severities:
-            blocked += 1
-            if row.get("estimate"):
-                low += row["estimate"]["low"]
-                high += row["estimate"]["high"]
-        elif "warn" in severities:
-            warned += 1
-        if row["date"]:
-            first = row["date"] if first is None else min(first, row["date"])
-            last = row["date"] if last is None else max(last, row["date"])
-    return {
-        "charges": charges,
-        "billable": billable,
-        "blocked": blocked,
-        "warned": warned,
-        "at_risk": {"currency": "USD", "low": round(low, 2), "high": round(high, 2)},
-        "by_rule": dict(sorted(by_rule.items())),
-        "period": [
-            period.since.isoformat() if period.since else first,
-            period.until.isoformat() if period.until else last,
-        ],
-        "rules_version": rules_version,
-    }
+    A row store kept its tally as the rows came in (no second pass over rows on disk); other rows are
+    counted in one pass."""
+    tally = rows.tally if isinstance(rows, ListRows | DiskRows) else Tally.of(rows)
+    return tally.summary(period, rules_version)
 
 
 def scrub_directory(

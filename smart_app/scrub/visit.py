@@ -131,6 +131,8 @@ class VisitScrub:
                 self.data.note_for(line.charge),
                 ytd,
                 setting(line.charge, self.rules, encounter_class),
+                # the visit's pool, as evaluate_visit would set it (so it need not copy the record)
+                {o.charge.code or "": o.minutes or 0 for o in group if o is not line},
             )
             for line in group
         )

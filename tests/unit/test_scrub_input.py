@@ -128,3 +128,16 @@ def test_bad_options_exit_2(
 ) -> None:
     code, _, err = _scrub(capsys, "--ndjson", str(export), "--out", str(tmp_path / "o"), *args)
     assert code == 2 and says in err
+
+
+def test_a_file_that_starts_with_a_byte_order_mark_is_read(export: Path) -> None:
+    """Some exporters write a UTF-8 BOM; the lines behind it are the same resources (first line included)."""
+    plain = index_export(export)
+    path = export / "Patient.ndjson"
+    first = json.loads(path.read_bytes().splitlines()[0])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    marked = index_export(export)
+    assert marked.counts == plain.counts and marked.patient_ids() == plain.patient_ids()
+    assert any(json.loads(line)["id"] == first["id"] for line in marked.read_lines(first["id"]))
+    marked.close()
+    plain.close()
