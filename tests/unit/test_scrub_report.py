@@ -280,3 +280,28 @@ def test_a_run_that_fails_while_writing_leaves_no_page(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk gone"):
         write_reports({"summary": summary, "charges": rows()}, tmp_path, ["json", "html"])
     assert not (tmp_path / "scrub.html").exists()
+
+
+def test_rows_on_disk_keep_each_distinct_finding_once() -> None:
+    """Findings are stored as numbers into a table of distinct findings: equal findings from other objects
+    (rows unpickled from a worker) share one entry; each row reads back whole and in the report's order."""
+    from smart_app.scrub.rows import DiskRows
+
+    def finding(rule: str) -> dict[str, object]:
+        return {"rule": rule, "severity": "warn", "message": f"{rule} ü", "source_urls": ["https://x"]}
+
+    rows = [
+        {"date": f"2026-03-0{9 - n}", "patient": f"Patient/{n % 3}", "chargeitem": f"ChargeItem/{n}",
+         "billable": True, "findings": [finding("a"), finding("b" if n % 2 else "c")]}
+        for n in range(9)
+    ]  # fmt: skip
+    store = DiskRows()
+    try:
+        store.add(rows[:4])
+        store.add(rows[4:])
+        back = list(store)
+        assert back == sorted(rows, key=lambda r: (r["date"], r["patient"], r["chargeitem"]))
+        assert len(store._findings) == 3  # a, b, c: not one per row
+        assert list(store) == back  # read twice, the same
+    finally:
+        store.close()
