@@ -128,10 +128,11 @@ def _icd10(concept: Any) -> list[str]:
 
 
 def map_charge(resource: Resource) -> Charge:
-    existing = existing_charge(resource, _REFS)
+    found = codings(resource.get("code"))
+    existing = existing_charge(resource, _REFS, found)
     modifiers, pos = _billing_detail(resource)
     supporting = tuple(k for ref in as_list(resource.get("supportingInformation")) if (k := _REFS.key(ref)))
-    shown = [c.code for c in codings(resource.get("code"))]
+    shown = [c.code for c in found]
     return Charge(
         id=existing.id or "",
         code=existing.code,

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from smart_app.scrub.batch_gc import batch_gc
+
 CSV_FIELDS = ("chargeitem", "patient", "date", "code", "rule", "severity", "message", "prompt")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -141,5 +143,6 @@ def write_reports(document: dict[str, Any], out: Path, formats: Iterable[str]) -
         for writer in writers:
             writer.close(failed=True)
         raise
-    _feed(document["charges"], writers)
+    with batch_gc():
+        _feed(document["charges"], writers)
     return [out / FILE_NAMES[name] for name in chosen]
