@@ -18,7 +18,7 @@ from billing_rules.model import (
     Provider,
 )
 from fhir_mappings import extensions as ext
-from fhir_mappings.codes import VERIFICATION_EXCLUDED
+from fhir_mappings.codes import ICD10CM, VERIFICATION_EXCLUDED, normalise_icd10cm
 from fhir_mappings.read_clinical import (
     diagnosis,
     encounter_info,
@@ -122,8 +122,6 @@ def _reasons(charge: Resource) -> tuple[str, ...]:
 
 
 def _icd10(concept: Any) -> list[str]:
-    from fhir_mappings.codes import ICD10CM, normalise_icd10cm
-
     return [n for c in codings(concept) if c.system == ICD10CM and (n := normalise_icd10cm(c.code))]
 
 
