@@ -110,7 +110,10 @@ def _occurrence(charge: Resource) -> Any:
 
 def billing_code(concept: Any) -> str | None:
     """The CPT (else HCPCS) code of a CodeableConcept; EHR-proprietary bill codes do not count."""
-    found = codings(concept)
+    return billing_code_of(codings(concept))
+
+
+def billing_code_of(found: list[Coding]) -> str | None:
     for system in (CPT, HCPCS):
         for c in found:
             if c.system == system:
@@ -118,10 +121,11 @@ def billing_code(concept: Any) -> str | None:
     return None
 
 
-def existing_charge(charge: Resource, refs: References) -> ExistingCharge:
+def existing_charge(charge: Resource, refs: References, found: list[Coding] | None = None) -> ExistingCharge:
+    """``found``: the codings of ``charge.code`` when the caller has them already."""
     return ExistingCharge(
         id=text(charge.get("id")),
-        code=billing_code(charge.get("code")),
+        code=billing_code_of(codings(charge.get("code")) if found is None else found),
         service_date=parse_date(_occurrence(charge)),
         status=text(charge.get("status")),
         identifiers=identifiers(charge),

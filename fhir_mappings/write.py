@@ -142,8 +142,10 @@ def build_charge_item(
     code_text: str | None = None,
     diagnosis_labels: Mapping[str, str] | None = None,
     note: str | None = None,
+    status: str = "billable",
 ) -> dict[str, Any]:
-    """ChargeItem for one charge line; modifiers and place of service go in the project extension."""
+    """ChargeItem for one charge line; modifiers and place of service go in the project extension. ``status``
+    is the launch profile's ``chargeitem_status`` (``unknown`` for Oracle Health)."""
     labels = diagnosis_labels or {}
     code: dict[str, Any] = {"coding": [{"system": ext.CPT_SYSTEM, "code": line.code}]}
     if code_text:
@@ -152,7 +154,7 @@ def build_charge_item(
         "resourceType": "ChargeItem",
         "meta": app_meta(),
         "identifier": [identifier(identifier_value)],
-        "status": "billable",
+        "status": status,
         "code": code,
         "subject": {"reference": f"Patient/{ctx.patient_id}"},
         "quantity": {"value": line.units},
@@ -263,15 +265,17 @@ def build_oracle_charge_parameters(
 ) -> dict[str, Any]:
     """Oracle Health ``POST ChargeItem/$create`` body from our ChargeItem (smart-fhir.md §2.4, the fixture).
 
-    Oracle takes ``status: unknown``, exactly one tenant bill-code coding, ``reason`` codings from its
-    ``BillCodes-ICD`` system and modifiers in its ``modifier-code`` extension; our own extension is dropped.
+    Oracle takes ``status: unknown`` (the ChargeItem's status, from the profile's ``chargeitem_status``, which
+    the app requires to be ``unknown`` for $create), exactly one tenant bill-code coding, ``reason`` codings
+    from its ``BillCodes-ICD`` system and modifiers in its ``modifier-code`` extension; our own extension is
+    dropped.
     """
     coding: dict[str, Any] = {"system": bill_code.system, "code": bill_code.code}
     if bill_code.schedule_system and bill_code.schedule_code:
         coding["extension"] = [_schedule_ext(bill_code.schedule_system, bill_code.schedule_code)]
     item: dict[str, Any] = {
         "resourceType": "ChargeItem",
-        "status": "unknown",
+        "status": charge["status"],
         "subject": charge["subject"],
         "context": charge["context"],
         "occurrenceDateTime": charge["occurrenceDateTime"],

@@ -16,7 +16,10 @@ if TYPE_CHECKING:  # Flask and SQLAlchemy load inside the functions: `smart-edu 
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config, store, launch profiles, SMART services, security, blueprints."""
+    """Build the app: config, store, launch profiles, SMART services, security, blueprints.
+
+    A PostgreSQL store whose schema is behind raises ``store.schema.SchemaOutOfDate`` (run ``smart-edu db
+    upgrade``): the app never migrates a database other instances share; a SQLite store is upgraded here."""
     from flask import Flask
 
     from smart_app import config, launch, launches, logs, readiness, security
@@ -40,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     use_deployment_curricula(settings.curricula)
     assert settings.database_url is not None  # configure resolves the default
     db = Database(settings.database_url)
-    db.create_all()
+    db.prepare()  # SQLite: upgraded in place; PostgreSQL: SchemaOutOfDate unless `smart-edu db upgrade` ran
     app.extensions["smart_edu_db"] = db
     profiles = load_profiles(settings.launch_config_dir)
     app.extensions["smart_edu_profiles"] = profiles

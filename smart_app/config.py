@@ -32,6 +32,9 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> Settings:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     # Without a configured key (tests, a first local run) sign with a random one; `serve` refuses to start so.
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    # Keys being rotated out (SMART_EDU_SECRET_KEY_PREVIOUS): verify and unseal only. Flask's own name, so its
+    # session signing honours them too.
+    app.config["SECRET_KEY_FALLBACKS"] = list(settings.secret_key_previous)
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "None"
     app.config["SESSION_COOKIE_PARTITIONED"] = True
@@ -48,6 +51,11 @@ def settings_of(app: App) -> Settings:
 def current_settings() -> Settings:
     """The current app's settings, inside a request or app context."""
     return settings_of(current_app)
+
+
+def secret_key_fallbacks(app: App) -> tuple[str, ...]:
+    """Earlier secret keys, accepted for reading (unsealing, verifying) only; newest first."""
+    return tuple(str(k) for k in app.config.get("SECRET_KEY_FALLBACKS") or () if k)
 
 
 def instance_database_url(instance_path: str) -> str:

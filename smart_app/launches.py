@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from smart_app import db_of
 from smart_app.clock import utcnow
-from smart_app.config import settings_of
+from smart_app.config import secret_key_fallbacks, settings_of
 from smart_app.fhir_client import DEFAULT_TIMEOUT, FhirClient, FhirUnauthorized
 from smart_app.logs import event
 from smart_app.profiles import Profile, ProfileRegistry
@@ -131,7 +131,8 @@ class Launch:
                 record.id,
                 old_access_token=self._sealed_access,
                 access_token=str(sealed),
-                refresh_token=self.sealer.seal(token.get("refresh_token")) or record.refresh_token,
+                # the one kept when the server issues none is sealed again: under the current key only
+                refresh_token=self.sealer.seal(_new_refresh_token(token) or refresh_token),
                 expires_at=expires_at,
             )
             if not swapped:
@@ -148,6 +149,11 @@ class Launch:
         self._sealed_access, self._expires_at = record.access_token, record.token_expires_at
         self._access_token = self.sealer.unseal(record.access_token)
         return self._access_token is not None
+
+
+def _new_refresh_token(token: dict[str, Any]) -> str | None:
+    value = token.get("refresh_token")
+    return value if isinstance(value, str) and value else None
 
 
 def expiry(token: dict[str, Any]) -> datetime | None:
@@ -167,12 +173,12 @@ def smart_of(app: Flask) -> SmartServices:
 
 
 def sealer_of(app: Flask) -> TokenSealer:
-    """The app's token sealer, made once per secret key (deriving the key on every request cost more than
-    the unsealing itself)."""
-    secret = str(app.config["SECRET_KEY"])
+    """The app's token sealer, made once per secret key and earlier keys (deriving the keys on every request
+    cost more than the unsealing itself): seals with ``SECRET_KEY``, unseals with it or a fallback."""
+    keys = (str(app.config["SECRET_KEY"]), *secret_key_fallbacks(app))
     made = app.extensions.get("smart_edu_sealer")
-    if not (isinstance(made, tuple) and made[0] == secret):
-        made = (secret, TokenSealer(secret))
+    if not (isinstance(made, tuple) and made[0] == keys):
+        made = (keys, TokenSealer(keys[0], keys[1:]))
         app.extensions["smart_edu_sealer"] = made
     sealer: TokenSealer = made[1]
     return sealer

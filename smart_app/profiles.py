@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smart_app.origins import origin_of
 from smart_app.settings import environment_secret
-from smart_app.writeback.config import WritebackConfig
+from smart_app.writeback.config import WritebackConfig, WritebackConfigError
 
 ClientAuth = Literal["none", "client_secret_basic", "private_key_jwt"]
 CLIENT_AUTHS = ("none", "client_secret_basic", "private_key_jwt")
@@ -336,7 +336,11 @@ def _writeback(raw: Any) -> WritebackConfig:
     for key in ("note_content_type", "bill_code_system", "chargeitem_status"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key]):
             raise ProfileError(f"[writeback] {key} must be a non-empty string")
-    return WritebackConfig.from_mapping(dict(raw) | {"bill_codes": _bill_codes(raw.get("bill_codes", {}))})
+    bill_codes = _bill_codes(raw.get("bill_codes", {}))
+    try:
+        return WritebackConfig.from_mapping(dict(raw) | {"bill_codes": bill_codes})
+    except WritebackConfigError as exc:
+        raise ProfileError(f"[writeback] {exc}") from None
 
 
 def _bill_codes(raw: Any) -> dict[str, dict[str, str]]:

@@ -15,7 +15,7 @@ import re
 from flask import Flask, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from smart_app.config import frame_ancestors
+from smart_app.config import frame_ancestors, secret_key_fallbacks
 
 BINDING_COOKIE = "smart_edu_bind"
 CSRF_FIELD = "csrf_token"
@@ -27,18 +27,25 @@ log = logging.getLogger(__name__)
 
 
 def csrf_token() -> str:
-    """The token to put in every form of this page (``{{ csrf_token() }}`` in templates)."""
+    """The token to put in every form of this page (``{{ csrf_token() }}`` in templates): always signed
+    with the current secret key."""
+    return _csrf_with(str(current_app.config["SECRET_KEY"]))
+
+
+def _csrf_with(key: str) -> str:
     binding = request.cookies.get(BINDING_COOKIE, "")
     launch = getattr(g, "launch", None)
     scope = str((request.view_args or {}).get("handle") or (launch.handle if launch is not None else ""))
-    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    return hmac.new(key, f"csrf|{binding}|{scope}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key.encode("utf-8"), f"csrf|{binding}|{scope}".encode(), hashlib.sha256).hexdigest()
 
 
 def require_csrf() -> None:
-    """Abort with 400 unless the request carries this page's CSRF token (form field or header)."""
+    """Abort with 400 unless the request carries this page's CSRF token (form field or header), signed with
+    the current secret key or one being rotated out (a page opened before the rotation still submits)."""
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    if not request.cookies.get(BINDING_COOKIE) or not hmac.compare_digest(sent, csrf_token()):
+    keys = (str(current_app.config["SECRET_KEY"]), *secret_key_fallbacks(current_app))
+    valid = [hmac.compare_digest(sent, _csrf_with(key)) for key in keys]  # every key: no early exit
+    if not request.cookies.get(BINDING_COOKIE) or not any(valid):
         abort(
             400, description="This form has expired or came from another page. Reload the page and try again."
         )

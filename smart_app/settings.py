@@ -44,6 +44,12 @@ def _words(raw: Any) -> tuple[str, ...]:
     return tuple(w for w in str(raw or "").replace(",", " ").split() if w)
 
 
+def _keys(raw: Any) -> tuple[str, ...]:
+    """Earlier secret keys, comma-separated (a key is a long random string: no commas, no spaces)."""
+    parts = raw if isinstance(raw, list | tuple) else str(raw or "").split(",")
+    return tuple(k for k in (str(p).strip() for p in parts) if k)
+
+
 def _int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("a whole number is expected")
@@ -118,6 +124,7 @@ _VARS: dict[str, _Var] = {
     "base_url": _Var("SMART_EDU_BASE_URL", _text),
     "database_url": _Var("SMART_EDU_DATABASE_URL", _text),
     "secret_key": _Var("SMART_EDU_SECRET_KEY", _text),
+    "secret_key_previous": _Var("SMART_EDU_SECRET_KEY_PREVIOUS", _keys),
     "frame_ancestors": _Var("SMART_EDU_FRAME_ANCESTORS", _words),
     "state_ttl": _Var("SMART_EDU_STATE_TTL", _positive_int),
     "launch_ttl": _Var("SMART_EDU_LAUNCH_TTL", _positive_int),
@@ -153,6 +160,9 @@ class Settings:
     base_url: str | None = None  # None: taken from the request
     database_url: str | None = None  # None: the app's instance-folder SQLite file
     secret_key: str | None = None  # None: a random key per process; `serve` refuses to start so
+    # Keys being rotated out: still accepted to unseal launch tokens and verify CSRF tokens, never used to
+    # seal or sign (docs/security.md, "Rotating the secret key"). Dropped once their launches have ended.
+    secret_key_previous: tuple[str, ...] = ()
     frame_ancestors: tuple[str, ...] = ()  # (): the profiles' origins
     state_ttl: int = 600  # seconds from /launch to /callback
     launch_ttl: int = 12 * 3600  # seconds a launch handle stays usable

@@ -26,7 +26,7 @@ from smart_app.writeback.local_store import (
     NO_STORE_HINT,
     command_store,
     missing_store,
-    open_database,
+    open_for_command,
     shown_url,
 )
 
@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"{PROG}: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
         return 2
-    db = open_database(url)
+    db = open_for_command(PROG, url)
+    if db is None:
+        return 2
     try:
         if args.feedback:
             _no_filters(args)

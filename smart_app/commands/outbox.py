@@ -6,7 +6,8 @@ It reads the app's store (``SMART_EDU_DATABASE_URL``, else the app's instance-fo
 A retry needs the EHR's permission. Open servers need no token. For a protected server the command line has no
 launch, so it sends ``SMART_EDU_BEARER_TOKEN`` only to the issuer named in ``SMART_EDU_BEARER_TOKEN_ISSUER``
 (a token must never reach another server); otherwise the entry stays queued and the clinician retries it from
-the app, whose launch holds a token. Exit 0 all sent, 2 unknown id, 3 some still failing.
+the app, whose launch holds a token. Exit 0 all sent, 2 unknown id or a store it cannot use (a PostgreSQL
+schema that is behind: run ``smart-edu db upgrade``; this command never migrates it), 3 some still failing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from smart_app.writeback.local_store import (
     NO_STORE_HINT,
     command_store,
     missing_store,
-    open_database,
+    open_for_command,
     shown_url,
 )
 from smart_app.writeback.outbox import OutboxView
@@ -41,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"smart-edu outbox: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
         return 2
-    db = open_database(url)
+    db = open_for_command("smart-edu outbox", url)
+    if db is None:
+        return 2
     try:
         pending = list_outbox(db)
         if args.action == "list":

@@ -19,7 +19,7 @@ from smart_app.writeback.local_store import (
     NO_STORE_HINT,
     command_store,
     missing_store,
-    open_database,
+    open_for_command,
     shown_url,
 )
 
@@ -33,15 +33,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"smart-edu purge: no store there ({missing}); {NO_STORE_HINT}", file=sys.stderr)
         return 2
     retention = Retention(utcnow(), settings.retention_days, settings.audit_retention_days)
+    db = open_for_command("smart-edu purge", url)
+    if db is None:
+        return 2
     try:
-        db = open_database(url)
-        try:
-            counts = purge(db, retention, dry_run=args.dry_run)
-        finally:
-            db.dispose()
+        counts = purge(db, retention, dry_run=args.dry_run)
     except SQLAlchemyError as exc:
         print(f"smart-edu purge: cannot use the store: {type(exc).__name__}", file=sys.stderr)
         return 2
+    finally:
+        db.dispose()
     for kind, count in counts.items():
         print(f"{count}\t{kind}")
     days = f"retention {retention.retention_days} days, audit {retention.audit_retention_days} days"

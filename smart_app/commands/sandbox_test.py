@@ -125,10 +125,12 @@ def _write(
     settings: Settings,
 ) -> int:
     from smart_app.writeback import write_signed_service
-    from smart_app.writeback.local_store import default_database_url, open_database
+    from smart_app.writeback.local_store import default_database_url, open_for_command
 
     url = default_database_url(settings)
-    db = open_database(url)
+    db = open_for_command("smart-edu sandbox-test", url)  # a PostgreSQL store behind: never migrated here
+    if db is None:
+        return EXIT_BAD_INPUT
     try:
         lease = timedelta(seconds=settings.write_lease)
         result = write_signed_service(db, client, config, request, lease=lease)

@@ -15,7 +15,7 @@ from typing import Any
 from smart_app.scrub.engine import Period
 from smart_app.scrub.errors import ScrubInputError, ScrubServerError
 from smart_app.scrub.progress import progress_bar
-from smart_app.scrub.report import write_csv, write_json
+from smart_app.scrub.report import write_reports
 
 PROG = "smart-edu scrub"
 FORMATS = ("html", "csv", "json")
@@ -96,19 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(document: dict[str, Any], out: Path, formats: list[str]) -> list[Path]:
-    written = []
-    if "json" in formats:
-        write_json(document, out / "scrub.json")
-        written.append(out / "scrub.json")
-    if "csv" in formats:
-        write_csv(document, out / "scrub.csv")
-        written.append(out / "scrub.csv")
-    if "html" in formats:
-        from smart_app.scrub.html import write_html
-
-        write_html(document, out / "scrub.html")
-        written.append(out / "scrub.html")
-    return written
+    """The chosen files, from one pass over the rows (reading them back from disk is a cost of its own)."""
+    return write_reports(document, out, formats)
 
 
 def _print_summary(summary: dict[str, Any], written: list[Path]) -> None:

@@ -1,7 +1,8 @@
 """The report's chart data: findings by rule, charges by clinician and by week, revenue at risk by rule.
 
-Pure functions over scrub.json's document, laid out for inline SVG (bars as x, y, width in pixels), so the
-page needs no script to draw and the numbers are the JSON's.
+Counted one charge at a time (ChartTally: one pass over the rows writes every report file) and laid out for
+inline SVG (bars as x, y, width in pixels), so the page needs no script to draw them and the numbers are the
+JSON's.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _chart(
     return Chart(chart_id, title, f"{title}. {parts}.", tuple(bars), height, legend, len(rows) - len(shown))
 
 
-def _status(charge: dict[str, Any]) -> str:
+def status_of(charge: dict[str, Any]) -> str:
+    """block if any finding blocks, else warn if any warns, else clean (info findings need no action)."""
     severities = {f["severity"] for f in charge["findings"]}
     return "block" if "block" in severities else "warn" if "warn" in severities else "clean"
 
@@ -85,55 +87,84 @@ def _week(day: str | None) -> str:
     return (parsed - timedelta(days=parsed.weekday())).isoformat()
 
 
-def charts(document: dict[str, Any]) -> list[Chart]:
-    charges = document["charges"]
-    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    for charge in charges:
-        for finding in charge["findings"]:
-            if finding["severity"] in ("block", "warn"):
-                by_rule[finding["rule"]][finding["severity"]] += 1
-    rule_rows = sorted(by_rule.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+class ChartTally:
+    """The charts' counts, fed one charge at a time: the report's rows are read once for all three files."""
 
-    by_clinician: dict[str, Counter[str]] = defaultdict(Counter)
-    by_week: dict[str, Counter[str]] = defaultdict(Counter)
-    risk: dict[str, float] = defaultdict(float)
-    for charge in charges:
-        status = _status(charge)
+    def __init__(self) -> None:
+        self.by_rule: dict[str, Counter[str]] = defaultdict(Counter)  # every finding, by rule and severity
+        self.by_clinician: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_week: dict[str, Counter[str]] = defaultdict(Counter)
+        self.risk: dict[str, float] = defaultdict(float)
+        self.clinicians: set[str] = set()
+        self.weeks: dict[str | None, str] = {}
+
+    def add(self, charge: dict[str, Any]) -> str:
+        """Count one charge; its status (block, warn or clean)."""
+        status = "clean"
+        for finding in charge["findings"]:
+            severity = finding["severity"]
+            self.by_rule[finding["rule"]][severity] += 1
+            if severity == "block":
+                status = "block"
+            elif severity == "warn" and status == "clean":
+                status = "warn"
+        clinician = charge.get("clinician") or "not named"
+        self.clinicians.add(clinician)
         if status != "clean":
-            by_clinician[charge.get("clinician") or "not named"][status] += 1
-            by_week[_week(charge["date"])][status] += 1
+            self.by_clinician[clinician][status] += 1
+            day = charge["date"]
+            week = self.weeks.get(day)
+            if week is None:
+                week = self.weeks[day] = _week(day)
+            self.by_week[week][status] += 1
         if status == "block" and charge.get("estimate"):
             for rule in {f["rule"] for f in charge["findings"] if f["severity"] == "block"}:
-                risk[rule] += charge["estimate"]["high"]
-    clinician_rows = sorted(by_clinician.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-    week_rows = sorted(by_week.items())
-    risk_rows: list[tuple[str, dict[str, float]]] = [
-        (rule, {"risk": round(v, 2)}) for rule, v in sorted(risk.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    both = ("block", "warn")
-    return [
-        _chart("by-rule", "Findings by rule (block and warn)", [(k, dict(v)) for k, v in rule_rows], both),
-        _chart(
-            "by-clinician",
-            "Charges with findings by clinician",
-            [(k, dict(v)) for k, v in clinician_rows],
-            both,
-        ),
-        _chart(
-            "by-week",
-            "Charges with findings by week (from Monday)",
-            [(k, dict(v)) for k, v in week_rows],
-            both,
-        ),
-        _chart(
-            "at-risk",
-            "Revenue at risk by blocking rule (estimate, high end)",
-            risk_rows,
-            ("risk",),
-            money=True,
-        ),
-    ]
+                self.risk[rule] += charge["estimate"]["high"]
+        return status
+
+    def rule_table(self) -> list[tuple[str, int, int, int, int]]:
+        """(rule, blocking, warning, info, all) for every rule found, the most blocking first."""
+        rows = [(rule, c["block"], c["warn"], c["info"], sum(c.values())) for rule, c in self.by_rule.items()]
+        return sorted(rows, key=lambda r: (-r[1], -r[2], -r[4], r[0]))
+
+    def charts(self) -> list[Chart]:
+        both = ("block", "warn")
+        actionable: dict[str, dict[str, float]] = {
+            rule: {s: n for s, n in c.items() if s in both} for rule, c in self.by_rule.items()
+        }
+        rule_rows = sorted(actionable.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        clinician_rows = sorted(self.by_clinician.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        week_rows = sorted(self.by_week.items())
+        risk_rows: list[tuple[str, dict[str, float]]] = [
+            (rule, {"risk": round(v, 2)})
+            for rule, v in sorted(self.risk.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        return [
+            _chart("by-rule", "Findings by rule (block and warn)", rule_rows, both),
+            _chart(
+                "by-clinician",
+                "Charges with findings by clinician",
+                [(k, dict(v)) for k, v in clinician_rows],
+                both,
+            ),
+            _chart(
+                "by-week",
+                "Charges with findings by week (from Monday)",
+                [(k, dict(v)) for k, v in week_rows],
+                both,
+            ),
+            _chart(
+                "at-risk",
+                "Revenue at risk by blocking rule (estimate, high end)",
+                risk_rows,
+                ("risk",),
+                money=True,
+            ),
+        ]
 
 
-def status_of(charge: dict[str, Any]) -> str:
-    return _status(charge)
+def charts(document: dict[str, Any]) -> list[Chart]:
+    tally = ChartTally()
+    for charge in document["charges"]:
+        tally.add(charge)
+    return tally.charts()

@@ -21,6 +21,7 @@ from typing import Any, cast
 import orjson
 
 from fhir_mappings.read_util import key_from_url
+from smart_app.scrub.batch_gc import batch_gc
 from smart_app.scrub.errors import ScrubInputError
 from smart_app.scrub.fhir_types import FHIR_RESOURCE_TYPES
 
@@ -139,6 +140,12 @@ def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
 def index_export(directory: Path) -> ExportIndex:
     """One streaming pass over every ``*.ndjson`` file of the folder."""
     index = ExportIndex(files=ndjson_files(directory))
+    with batch_gc():
+        _index_files(index)
+    return index
+
+
+def _index_files(index: ExportIndex) -> None:
     for number, path in enumerate(index.files):
         for line_no, offset, raw in _lines(path):
             resource = parse_line(raw, path.name, line_no)
@@ -162,4 +169,3 @@ def index_export(directory: Path) -> ExportIndex:
             spots.append(len(raw))
             if rtype == "ChargeItem":
                 index.charges[patient] += 1
-    return index

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing_rules import default_rules
+from smart_app.scrub.batch_gc import batch_gc
 from smart_app.scrub.engine import Period, scrub_lines
 from smart_app.scrub.errors import ScrubServerError
 from smart_app.scrub.ndjson import ExportIndex
@@ -54,8 +55,9 @@ def scrub_partition(
     """Rows of every patient of one partition, and the rules version that produced them (runs on a worker)."""
     rules = default_rules()
     rows: Rows = []
-    for patient_id, lines in payload:
-        rows.extend(scrub_lines(patient_id, lines, shared, rules, period))
+    with batch_gc():
+        for patient_id, lines in payload:
+            rows.extend(scrub_lines(patient_id, lines, shared, rules, period))
     return rules.version, rows
 
 

@@ -18,7 +18,7 @@ from billing_rules.model import (
     Provider,
 )
 from fhir_mappings import extensions as ext
-from fhir_mappings.codes import VERIFICATION_EXCLUDED
+from fhir_mappings.codes import ICD10CM, VERIFICATION_EXCLUDED, normalise_icd10cm
 from fhir_mappings.read_clinical import (
     diagnosis,
     encounter_info,
@@ -122,16 +122,15 @@ def _reasons(charge: Resource) -> tuple[str, ...]:
 
 
 def _icd10(concept: Any) -> list[str]:
-    from fhir_mappings.codes import ICD10CM, normalise_icd10cm
-
     return [n for c in codings(concept) if c.system == ICD10CM and (n := normalise_icd10cm(c.code))]
 
 
 def map_charge(resource: Resource) -> Charge:
-    existing = existing_charge(resource, _REFS)
+    found = codings(resource.get("code"))
+    existing = existing_charge(resource, _REFS, found)
     modifiers, pos = _billing_detail(resource)
     supporting = tuple(k for ref in as_list(resource.get("supportingInformation")) if (k := _REFS.key(ref)))
-    shown = [c.code for c in codings(resource.get("code"))]
+    shown = [c.code for c in found]
     return Charge(
         id=existing.id or "",
         code=existing.code,

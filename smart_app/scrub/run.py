@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smart_app.scrub.batch_gc import batch_gc
 from smart_app.scrub.engine import Period
 from smart_app.scrub.errors import ScrubServerError
 from smart_app.scrub.ndjson import ExportIndex, index_export
@@ -34,16 +35,17 @@ def execute(
     """Scrub every patient of the index into ``rows`` (a list in memory unless given); the rules version."""
     store: RowStore = rows if rows is not None else ListRows()
     try:
-        if options.scheduler:
-            versions = run_dask(
-                index, options.period, done, store.add, options.scheduler, options.partition_charges
-            )
-        elif options.workers > 1:
-            versions = run_pool(
-                index, options.period, done, store.add, options.workers, options.partition_charges
-            )
-        else:
-            versions = run_serial(index, options.period, done, store.add)
+        with batch_gc():
+            if options.scheduler:
+                versions = run_dask(
+                    index, options.period, done, store.add, options.scheduler, options.partition_charges
+                )
+            elif options.workers > 1:
+                versions = run_pool(
+                    index, options.period, done, store.add, options.workers, options.partition_charges
+                )
+            else:
+                versions = run_serial(index, options.period, done, store.add)
     finally:
         index.close()
     if len(versions) > 1:

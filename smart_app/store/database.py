@@ -1,7 +1,9 @@
 """The database handle: one SQLAlchemy engine per app, every table declared on one ``Base`` (this package).
 
 SQLite by default (a file in the instance folder), PostgreSQL or any other database by URL.
-``Database.create_all`` runs the migrations (``store/migrations``) that make and upgrade the tables.
+``Database.create_all`` runs the migrations (``store/migrations``) that make and upgrade the tables;
+``Database.prepare`` is what the app and the commands call: it migrates a SQLite store only, and refuses a
+PostgreSQL store whose schema is behind (``smart-edu db upgrade`` migrates that).
 
 Fork safety: ``smart-edu serve`` builds the app in the gunicorn master and forks its workers from it. A
 connection (a socket and the driver's state: prepared statements, a transaction) must never be used by two
@@ -52,6 +54,14 @@ class Database:
         from smart_app.store import schema
 
         schema.upgrade(self.engine)
+
+    def prepare(self) -> None:
+        """Make the store ready for this process (``store.schema.prepare``): a SQLite store is upgraded in
+        place, a server database (PostgreSQL) only checked: ``SchemaOutOfDate`` when it is behind, because
+        only ``smart-edu db upgrade`` migrates a database several instances share."""
+        from smart_app.store import schema
+
+        schema.prepare(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -13,10 +13,11 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Boolean, Integer, String, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -35,23 +36,30 @@ def binding_hash(cookie_value: str) -> str:
 
 
 class TokenSealer:
-    """Encrypts tokens at rest (Fernet: AES-CBC + HMAC) with a key derived from the app's secret key."""
+    """Encrypts tokens at rest (Fernet: AES-CBC + HMAC) with a key derived from the app's secret key.
 
-    def __init__(self, secret_key: str) -> None:
-        digest = hashlib.sha256(b"smart-edu launch tokens|" + secret_key.encode("utf-8")).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+    Rotation: ``previous`` keys (``SMART_EDU_SECRET_KEY_PREVIOUS``) still unseal what they sealed, so open
+    launches survive a key change; everything is sealed with the current key only."""
+
+    def __init__(self, secret_key: str, previous: Sequence[str] = ()) -> None:
+        self._fernet = MultiFernet([_fernet(secret_key), *(_fernet(k) for k in previous)])
 
     def seal(self, value: str | None) -> str | None:
         return self._fernet.encrypt(value.encode("utf-8")).decode("ascii") if value else None
 
     def unseal(self, value: str | None) -> str | None:
-        """The token, or None when there is none or it was sealed under another secret key."""
+        """The token, or None when there is none or it was sealed under a key no longer accepted."""
         if not value:
             return None
         try:
             return self._fernet.decrypt(value.encode("ascii")).decode("utf-8")
         except (InvalidToken, ValueError):
             return None
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"smart-edu launch tokens|" + secret_key.encode("utf-8")).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
 
 
 class LaunchRecord(Base):

@@ -7,10 +7,10 @@ database made before Alembic (by ``create_all``): it creates what is missing and
 
 Who upgrades: on PostgreSQL the operator, once per deploy, with ``smart-edu db upgrade``; every instance may
 run it at the same moment, because the upgrade runs in one transaction under a PostgreSQL advisory lock
-(the second waits, then finds the store at head). ``smart-edu serve`` never migrates a server database itself:
-it refuses to start on an old schema (``require_current``), naming the command. A SQLite store (one machine:
-the demo, a first local run, the command line's own store) upgrades itself at start; two processes racing
-there retry and find it done.
+(the second waits, then finds the store at head). Nothing else migrates a server database: ``serve``, the app
+and every other command open a store with ``prepare``, which refuses an old schema (``require_current``),
+naming the command. A SQLite store (one machine: the demo, a first local run, the command line's own store)
+upgrades itself at start; two processes racing there retry and find it done.
 """
 
 from __future__ import annotations
@@ -110,6 +110,17 @@ def require_current(engine: Engine) -> None:
         raise SchemaOutOfDate(f"the store's schema is at {found.describe()}")
 
 
+def prepare(engine: Engine) -> None:
+    """Make the store usable by this process without ever migrating a shared one: a SQLite store (one
+    machine) is upgraded in place; a server database is only checked (``SchemaOutOfDate``, naming
+    ``smart-edu db upgrade``), for every process that opens it (the app, ``outbox``, ``audit``, ``purge``,
+    ``sandbox-test``). Only ``smart-edu db upgrade`` migrates it: once per deploy, under the advisory lock."""
+    if is_server_database(engine):
+        require_current(engine)
+    else:
+        upgrade(engine)
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the store to ``head``; a no-op (one query) when it is there already. Returns (before, after)."""
     with _LOCK:
@@ -131,10 +142,12 @@ def _upgrade_locked(engine: Engine) -> tuple[str | None, str]:
 
 def _upgrade_retrying(engine: Engine) -> tuple[str | None, str]:
     for attempt in range(ATTEMPTS):
-        before = current(engine)
-        if before == head():
-            return before, head()
         try:
+            # Inside the retry: a connection opened while the other process switches the file to WAL may
+            # be refused at once ("database is locked"; SQLite's busy handler does not cover that case).
+            before = current(engine)
+            if before == head():
+                return before, head()
             with engine.begin() as conn:
                 _run_alembic(conn)
             return before, head()

@@ -18,6 +18,12 @@ from smart_app import capabilities
 from smart_app.capabilities import ResourceFacts
 from smart_app.fhir_client import FhirClient
 
+# A new charge's FHIR ChargeItem.status: billable (ready for billing), planned (held for a coder's review
+# before it is billed), unknown (Oracle Health's ChargeItem/$create accepts nothing else). The value set's
+# other codes (not-billable, aborted, billed, entered-in-error) describe a charge's later life, not its start.
+CHARGEITEM_STATUSES = ("billable", "planned", "unknown")
+ORACLE_CHARGE_STATUS = "unknown"
+
 ChargeMode = Literal["create", "operation", "none"]
 NoteMode = Literal["create", "none"]
 Strategy = Literal["transaction", "sequential", "operation", "note-only"]
@@ -37,11 +43,31 @@ class WritebackConfig:
     conditional_create: bool = False  # the server honours If-None-Exist (needed for the transaction)
     provenance: bool = True  # also needs the server to list Provenance create
     note_content_type: str = PLAIN_TEXT_UTF8
-    chargeitem_status: str = "billable"  # Oracle Health requires "unknown"
-    charge_summary: bool = False  # no ChargeItem API: hand a summary to the biller
+    chargeitem_status: str = "billable"  # every ChargeItem's status; Oracle's $create requires "unknown"
+    # chargeitem = "none" only: the result page hands the charge lines to the biller (a table and a CSV).
+    # False: the note alone, where charges reach billing another way (a summary there would be billed twice).
+    charge_summary: bool = False
     # Oracle Health $create: the tenant's CPT-tier bill-code system, and explicit CPT -> bill code overrides.
     bill_code_system: str | None = None
     bill_codes: Mapping[str, BillCode] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a combination that would be ignored or refused by the EHR, whoever builds the config (a
+        profile, a test's mapping, a CapabilityStatement): a key must never silently do nothing."""
+        if self.chargeitem_status not in CHARGEITEM_STATUSES:
+            raise WritebackConfigError(
+                f"chargeitem_status {self.chargeitem_status!r} is not one of {', '.join(CHARGEITEM_STATUSES)}"
+            )
+        if self.chargeitem == "operation" and self.chargeitem_status != ORACLE_CHARGE_STATUS:
+            raise WritebackConfigError(
+                "chargeitem = 'operation' (Oracle Health's ChargeItem/$create) needs "
+                f"chargeitem_status = '{ORACLE_CHARGE_STATUS}', the only status it accepts"
+            )
+        if self.charge_summary and self.chargeitem != "none":
+            raise WritebackConfigError(
+                "charge_summary applies only where the EHR takes no charges (chargeitem = 'none'); "
+                f"with chargeitem = '{self.chargeitem}' the charges are written and no summary is handed on"
+            )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> WritebackConfig:
@@ -79,6 +105,10 @@ class WritebackConfig:
             documentreference="create" if note.has("create") else "none",
             transaction=facts.transaction,
             conditional_create=charge.conditional_create and note.conditional_create,
+            # No profile, so no deployment's choice: the status $create requires, and the summary shown
+            # where the server takes no charges (what the biller would get).
+            chargeitem_status=ORACLE_CHARGE_STATUS if chargeitem == "operation" else "billable",
+            charge_summary=chargeitem == "none",
         )
 
     def bill_code(self, cpt: str) -> BillCode:

@@ -3,11 +3,13 @@
 ``smart-edu outbox`` reads the app's store, resolved exactly as ``create_app`` does, so it sees the app's
 failed writes. ``smart-edu sandbox-test`` keeps its own: ``SMART_EDU_DATABASE_URL``, else a SQLite file in a
 per-user data folder (it runs without the app). The schema is the app's own (one set of migrations), so either
-store can be shared with the app.
+store can be shared with the app. A command migrates a SQLite store itself but never a PostgreSQL one: like
+``serve``, it refuses a schema that is behind and names ``smart-edu db upgrade``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from smart_app.settings import Settings, load_settings
@@ -77,8 +79,31 @@ def default_database_url(settings: Settings | None = None) -> str:
 
 
 def open_database(url: str | None = None) -> Database:
-    """The store, migrated to the newest schema (the same migrations as the app's, so a store shared with
-    the app, or made by an earlier version, is upgraded in place and keeps its outbox)."""
+    """The store, ready for a command, opened as the app opens it (``Database.prepare``): a SQLite store is
+    migrated to the newest schema (the app's migrations, so one made by an earlier version is upgraded in
+    place and keeps its outbox); a server database (PostgreSQL) is never migrated here and raises
+    ``SchemaOutOfDate`` when it is behind: only ``smart-edu db upgrade`` changes a shared schema, once per
+    deploy, under its advisory lock."""
     db = Database(url or default_database_url())
-    db.create_all()
+    try:
+        db.prepare()
+    except BaseException:
+        db.dispose()
+        raise
     return db
+
+
+def open_for_command(prog: str, url: str) -> Database | None:
+    """``open_database`` for a command line: None, with one line on stderr naming what to do, when the store
+    cannot be used (a PostgreSQL schema that is behind, an unreachable server); the caller exits 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smart_app.store import schema
+
+    try:
+        return open_database(url)
+    except schema.SchemaOutOfDate as exc:
+        print(f"{prog}: {exc}; {prog} does not migrate a shared database itself", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        print(f"{prog}: cannot use the store: {type(exc).__name__}", file=sys.stderr)
+    return None

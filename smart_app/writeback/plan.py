@@ -105,8 +105,15 @@ class WritePlan:
     draft_id: str
     fhir_user: str | None
     entries: list[PlannedResource]
-    charge_summary: list[dict[str, Any]]
+    charge_summary: list[dict[str, Any]]  # every charge line signed (the audit's "what"), whatever is written
     estimate: dict[str, Any] | None = None  # the payer's expected range for the lines (absent in older plans)
+    # The lines go to the biller (the result page's summary and CSV): a note-only write on a profile with
+    # ``charge_summary = true``. Plans queued before the profile key was read said nothing: they were shown.
+    summary_for_biller: bool = True
+
+    def biller_summary(self) -> list[dict[str, Any]]:
+        """The charge lines handed to the biller because the EHR takes no charges, else []."""
+        return list(self.charge_summary) if self.strategy == "note-only" and self.summary_for_biller else []
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -173,13 +180,15 @@ def build_plan(
         service_date=service_date,
         organization_name=request.organization_name,
     )
+    summary = config.charge_summary
     try:
         entries = _entries(request, config, strategy, ctx, ids, provenance=provenance)
     except write.InvalidResource as exc:
-        raise RefusedBeforeSending(exc, _plan(request, strategy, ids.job, [], service_date)) from None
+        stub = _plan(request, strategy, ids.job, [], service_date, summary)
+        raise RefusedBeforeSending(exc, stub) from None
     if not entries:
         raise WritebackConfigError("this profile writes neither notes nor charges")
-    return _plan(request, strategy, ids.job, entries, service_date)
+    return _plan(request, strategy, ids.job, entries, service_date, summary)
 
 
 def _entries(
@@ -219,7 +228,12 @@ def _entries(
 
 
 def _plan(
-    request: SignedService, strategy: Strategy, job: str, entries: list[PlannedResource], day: date | None
+    request: SignedService,
+    strategy: Strategy,
+    job: str,
+    entries: list[PlannedResource],
+    day: date | None,
+    summary_for_biller: bool,
 ) -> WritePlan:
     return WritePlan(
         write_key=job,
@@ -232,6 +246,7 @@ def _plan(
         entries=entries,
         charge_summary=_charge_summary(request, day),
         estimate=_estimate(request),
+        summary_for_biller=summary_for_biller,
     )
 
 
@@ -277,6 +292,7 @@ def _charge_entry(
         code_text=request.code_text.get(line.code),
         diagnosis_labels=request.diagnosis_labels,
         note=_charge_note(request.evaluation),
+        status=config.chargeitem_status,
     )
     entry = _entry(f"charge-{n}", ident, charge)
     if strategy == "operation":

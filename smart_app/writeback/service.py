@@ -58,6 +58,8 @@ class WriteResult:
     outbox_id: str | None = None
     server_message: str | None = None
     http_status: int | None = None
+    # The charge lines for the biller where the EHR takes no charges and the profile says charge_summary =
+    # true (``WritePlan.biller_summary``); [] otherwise: charges were written, or reach billing another way.
     charge_summary: list[dict[str, Any]] = field(default_factory=list)
     question: dict[str, Any] | None = None  # {"key": "charge-0", "candidates": ["ChargeItem/1"]}
 
@@ -143,7 +145,7 @@ def retry_outbox_entry(
     if not plan.entries:  # refused before sending: only the clinician can correct it and sign again
         message = "Refused before sending: the clinician corrects the service and signs it again."
         return WriteResult("queued-in-outbox", plan.strategy, plan.write_key, outbox_id=entry_id,
-                           server_message=message, charge_summary=plan.charge_summary)  # fmt: skip
+                           server_message=message, charge_summary=plan.biller_summary())  # fmt: skip
     if decision is not None:
         plan = _apply_decision(db, client, plan, decision)
         outbox.update_plan(db, entry_id, plan)
@@ -228,7 +230,7 @@ def _execute(db: Database, client: FhirClient, plan: WritePlan, fence: ledger.Fe
             outbox_id=entry_id,
             server_message=exc.message,
             http_status=exc.status,
-            charge_summary=plan.charge_summary,
+            charge_summary=plan.biller_summary(),
             question=_question(exc),
         )
         _finish(db, plan, result, "queued", fence)
@@ -236,7 +238,7 @@ def _execute(db: Database, client: FhirClient, plan: WritePlan, fence: ledger.Fe
     status: Status = "written" if any(w.created for w in written) else "already-written"
     if plan.strategy == "note-only":
         status = "note-only"
-    result = WriteResult(status, plan.strategy, plan.write_key, written, charge_summary=plan.charge_summary)
+    result = WriteResult(status, plan.strategy, plan.write_key, written, charge_summary=plan.biller_summary())
     fence.renew()
     outbox.mark_done(db, plan.write_key)
     _finish(db, plan, result, status, fence)

@@ -171,3 +171,61 @@ def test_purge_takes_the_same_rows_on_postgresql(pg_url: str) -> None:
     schema.upgrade(db.engine)
     test_purge.test_a_dry_run_deletes_nothing_and_counts_what_the_run_deletes(db)
     db.dispose()
+
+
+OPERATOR_COMMANDS = (
+    ("outbox", "list"), ("outbox", "retry"), ("audit",), ("audit", "--feedback"),
+    ("purge",), ("purge", "--dry-run"),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("start", [None, "0001"])
+def test_every_command_refuses_an_old_or_empty_postgresql_schema_naming_db_upgrade_and_changes_nothing(
+    pg_url: str,
+    start: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only `smart-edu db upgrade` migrates a shared database: the operator's commands (a scheduled `purge`
+    or `outbox retry` may well run before the deploy step) and the app itself refuse, as `serve` does."""
+    import responses
+
+    from smart_app import create_app
+    from smart_app.cli import main
+    from smart_app.reads import forget_capabilities
+    from tests.http.test_sandbox_test import chart, sandbox_test, service_file
+    from tests.http.test_writeback_fake import FakeFhir, hapi_caps
+
+    url = new_database(pg_url, f"operator_{start or 'empty'}")
+    db = Database(url)
+    if start:
+        _upgrade_to(db, start)
+    tables = set(inspect(db.engine).get_table_names())
+    monkeypatch.setenv("SMART_EDU_DATABASE_URL", url)
+    monkeypatch.delenv("SMART_EDU_BEARER_TOKEN", raising=False)
+    where = start or "none (an empty store)"
+    behind = (
+        f"the store's schema is at {where}; this version needs {schema.head()}: run `smart-edu db upgrade`"
+    )
+    for argv in OPERATOR_COMMANDS:
+        assert main(list(argv)) == 2, argv
+        out, err = capsys.readouterr()
+        prog = f"smart-edu {argv[0]}"
+        assert out == "" and f"{prog}: {behind}; {prog} does not migrate a shared database itself\n" in err
+    forget_capabilities()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake = FakeFhir(hapi_caps()).seed(*chart()).install(rsps)
+        code, _, err = sandbox_test(capsys, "--service", service_file(tmp_path), "--write")
+    forget_capabilities()
+    assert code == 2 and f"smart-edu sandbox-test: {behind}" in err
+    assert fake.of_type("ChargeItem") == [] and fake.of_type("DocumentReference") == []  # nothing sent
+    with pytest.raises(schema.SchemaOutOfDate, match="smart-edu db upgrade"):
+        create_app({"TESTING": True, "SMART_EDU_DATABASE_URL": url})
+    assert schema.current(db.engine) == start and set(inspect(db.engine).get_table_names()) == tables
+
+    assert main(["db", "upgrade"]) == 0  # the deploy step; then every command works on the store
+    capsys.readouterr()
+    for argv in OPERATOR_COMMANDS:
+        assert main(list(argv)) == 0, (argv, capsys.readouterr().err)
+    db.dispose()

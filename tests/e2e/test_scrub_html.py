@@ -174,3 +174,94 @@ def test_axe_finds_no_serious_or_critical_violation(opened: Any) -> None:
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+@pytest.fixture(scope="module")
+def busy_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """More charges than the table draws at once (PAGE_ROWS)."""
+    from smart_app.scrub.html import PAGE_ROWS
+    from tests.scrub_data import busy_month
+
+    root = tmp_path_factory.mktemp("busy")
+    write_export(root / "export", copies=8, resources=busy_month())
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["scrub", "--ndjson", str(root / "export"), "--out", str(root / "out")])
+    document = json.loads((root / "out" / "scrub.json").read_text(encoding="utf-8"))
+    assert PAGE_ROWS < len(document["charges"]) < 2 * PAGE_ROWS
+    return root / "out" / "scrub.html", document
+
+
+def _open(browser: Any, path: Path, *, javascript: bool = True) -> tuple[Any, Any]:
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(path.as_uri())
+    return context, page
+
+
+def test_a_long_table_is_drawn_a_page_at_a_time_and_shows_more_on_demand(
+    browser: Any, busy_report: tuple[Path, dict[str, Any]]
+) -> None:
+    from smart_app.scrub.html import PAGE_ROWS
+
+    charges = busy_report[1]["charges"]
+    context, page = _open(browser, busy_report[0])
+    try:
+        assert page.locator("tbody.charge").count() == PAGE_ROWS
+        assert page.text_content("#shown") == f"{len(charges)} charges; the first {PAGE_ROWS} are shown"
+        page.click("#more")
+        assert page.locator("tbody.charge").count() == len(charges)
+        assert page.text_content("#shown") == f"{len(charges)} of {len(charges)} charges shown"
+        assert not page.is_visible("#more")
+        drawn = page.eval_on_selector_all("tbody.charge", "bs => bs.map(b => b.dataset.charge)")
+        assert drawn == [c["chargeitem"] for c in charges]  # the JSON's order, every charge once
+        assert page.errors == []
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "scrub_html_busy.png"))
+        context.close()
+
+
+def test_sorting_and_filtering_cover_every_charge_not_only_those_drawn(
+    browser: Any, busy_report: tuple[Path, dict[str, Any]]
+) -> None:
+    from smart_app.scrub.html import PAGE_ROWS
+
+    summary = busy_report[1]["summary"]
+    context, page = _open(browser, busy_report[0])
+    try:
+        page.click("th button[data-key='status']")
+        statuses = visible_column(page, 6)
+        assert len(statuses) == PAGE_ROWS and statuses.count("Blocked") == min(PAGE_ROWS, summary["blocked"])
+        assert statuses == sorted(statuses, key=["Blocked", "Warned", "No warnings"].index)
+        page.select_option("#f-status", "action")
+        action = summary["blocked"] + summary["warned"]
+        assert page.text_content("#shown").startswith(f"{action} of {summary['charges']} charges")
+        page.select_option("#f-status", "clean")
+        clean = summary["charges"] - action
+        assert page.locator("tbody.charge").count() == clean
+        assert page.text_content("#shown") == f"{clean} of {summary['charges']} charges shown"
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_summary_charts_and_rules_are_complete(
+    browser: Any, busy_report: tuple[Path, dict[str, Any]]
+) -> None:
+    summary = busy_report[1]["summary"]
+    context, page = _open(browser, busy_report[0], javascript=False)
+    try:
+        for key in ("charges", "billable", "blocked", "warned"):
+            assert page.text_content(f"#n-{key}") == str(summary[key])
+        assert page.locator("#chart-by-rule g.bar").count() > 0
+        rules = page.eval_on_selector_all(
+            "table.by-rule tr[data-rule]",
+            "rs => rs.map(r => [r.dataset.rule, r.lastElementChild.textContent])",
+        )
+        assert {rule: int(n) for rule, n in rules} == summary["by_rule"]
+        assert not page.is_visible("#table-ui")
+        assert "scrub.json and scrub.csv" in page.text_content("noscript")
+        page.screenshot(path=str(ARTIFACTS / "scrub_html_no_javascript.png"), full_page=True)
+    finally:
+        context.close()

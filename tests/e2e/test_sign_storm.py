@@ -74,6 +74,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     if reason:
         pytest.skip(reason)
     with postgres_kit.cluster() as url:
+        from smart_app.store import Database
+
+        deploy = Database(url)
+        deploy.create_all()  # the deploy step (`smart-edu db upgrade`): the app never migrates PostgreSQL
+        deploy.dispose()
         yield url
 
 

@@ -186,13 +186,14 @@ def test_a_signed_draft_cannot_be_edited_any_more(app: Flask, rsps: Any) -> None
     assert late.status_code == 409
 
 
-def note_only_app(tmp_path: Path) -> Flask:
+def note_only_app(tmp_path: Path, *, charge_summary: bool = True) -> Flask:
     forget_capabilities()
     config_dir = tmp_path / "profiles"
     config_dir.mkdir()
     write_profile(config_dir, "test-ehr", client_auth="none")
     with (config_dir / "test-ehr.toml").open("a", encoding="utf-8") as fh:
         fh.write('\n[writeback]\nchargeitem = "none"\ndocumentreference = "create"\ntransaction = false\n')
+        fh.write(f"charge_summary = {str(charge_summary).lower()}\n")
     return create_app(
         {
             "TESTING": True,
@@ -220,6 +221,27 @@ def test_ehr_without_charges_gets_the_note_and_a_charge_summary_csv(tmp_path: Pa
     assert lines[0].startswith("patient,encounter,service_date,code") and ",98960," in lines[1]
     assert ehr.count("ChargeItem") == 0
     assert json.dumps(ehr.created).count("ChargeItem") == 0
+
+
+def test_a_profile_without_charge_summary_files_the_note_and_hands_nothing_to_the_biller(
+    tmp_path: Path, rsps: Any
+) -> None:
+    """Where charges reach billing another way (the clinician's own charge entry in the EHR), a summary
+    handed on as well would be billed twice: ``charge_summary = false`` keeps it off the page."""
+    context.forget()
+    app = note_only_app(tmp_path, charge_summary=False)
+    ehr = FakeEhr(commercial_diabetes())
+    client, handle = launched(app, rsps, ehr)
+    documented(client, handle)
+    form = sign_form(review(client, handle))
+    done = client.post(f"/s/{handle}/sign", data=form)
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Note signed" in page and "DocumentReference/" in page
+    assert "Charge summary for the biller" not in page and ".csv" not in page
+    assert client.get(f"/s/{handle}/summary/{form['draft_id']}.csv").status_code == 404
+    assert ehr.count("DocumentReference") == 1 and ehr.count("ChargeItem") == 0
+    [signed] = [e for e in audit.entries(db_of(app)) if e["action"] == "signed"]
+    assert [c["code"] for c in signed["what"]["charges"]] == ["98960"]  # the audit log keeps the line
 
 
 def test_session_ending_at_signing_keeps_the_write_in_the_outbox_for_after_a_relaunch(

@@ -30,7 +30,8 @@ def oracle_app(tmp_path: Path) -> Flask:
     config_dir.mkdir()
     write_profile(config_dir, "test-ehr", client_auth="none")
     with (config_dir / "test-ehr.toml").open("a", encoding="utf-8") as fh:
-        fh.write('\n[writeback]\nchargeitem = "operation"\ntransaction = false\n')
+        fh.write('\n[writeback]\nchargeitem = "operation"\nchargeitem_status = "unknown"\n')
+        fh.write("transaction = false\n")
         fh.write(f'bill_code_system = "{BILL_CODES}"\n')
     return create_app(
         {

@@ -11,6 +11,8 @@ import pytest
 
 from billing_rules.model import Finding
 from smart_app.fhir_client import FhirClient
+from smart_app.profiles import load_profiles
+from smart_app.resources import launch_config_dir
 from smart_app.store import Base, Database
 from smart_app.writeback import (
     Acknowledgement,
@@ -33,10 +35,17 @@ from tests.unit.test_write_factories import evaluation, line, signed
 TENANT = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d"
 HAPI = WritebackConfig(transaction=True, conditional_create=True)
 HAPI_NO_TX = WritebackConfig(transaction=False)
-EPIC = WritebackConfig(chargeitem="none", transaction=False, provenance=False, note_content_type="text/plain")
+EPIC = WritebackConfig(
+    chargeitem="none",
+    charge_summary=True,
+    transaction=False,
+    provenance=False,
+    note_content_type="text/plain",
+)
 ORACLE = WritebackConfig.from_mapping(
     {
         "chargeitem": "operation",
+        "chargeitem_status": "unknown",
         "transaction": False,
         "bill_code_system": f"{TENANT}/CodeSystem/BillCodes-CPT",
     }
@@ -228,6 +237,40 @@ def test_epic_gets_the_note_and_the_biller_gets_a_charge_summary(db, rsps) -> No
         "example,example-1,2015-11-01,98960,"
         '"Patient self-management education, individual, each 30 minutes",1,,11,E11.9'
     )
+
+
+@pytest.mark.parametrize("summary", [True, False])
+def test_the_biller_gets_the_summary_only_where_the_profile_says_so_also_after_a_retry(
+    db, rsps, summary: bool
+) -> None:
+    fake = FakeFhir(epic_caps(), transactions=False, conditional=False, epic_answers=True).install(rsps)
+    fake.faults.append(("POST", "DocumentReference", (503, {}, "down")))
+    config = replace(EPIC, charge_summary=summary)
+    queued = write_signed_service(db, client(), config, signed())
+    assert queued.status == "queued-in-outbox" and queued.outbox_id is not None
+    result = retry_outbox_entry(db, client(), queued.outbox_id)  # the plan kept the profile's choice
+    assert result.status == "note-only" and len(fake.of_type("DocumentReference")) == 1
+    assert [c["code"] for c in result.charge_summary] == (["98960"] if summary else [])
+    assert fake.of_type("ChargeItem") == []
+
+
+@pytest.mark.parametrize("config", [HAPI, HAPI_NO_TX], ids=["transaction", "sequential"])
+def test_each_charge_carries_the_profiles_chargeitem_status(db, rsps, config: WritebackConfig) -> None:
+    fake = FakeFhir(hapi_caps()).install(rsps)
+    result = write_signed_service(db, client(), replace(config, chargeitem_status="planned"), signed())
+    assert result.status == "written" and result.charge_summary == []  # written: nothing to hand on
+    [charge] = fake.of_type("ChargeItem")
+    assert charge["status"] == "planned"
+
+
+def test_oracle_create_sends_the_status_its_packaged_profile_names(db, rsps) -> None:
+    oracle = next(p for p in load_profiles(launch_config_dir()) if p.name == "oracle-health-sandbox")
+    FakeFhir(oracle_caps(), transactions=False, conditional=False).install(rsps)
+    result = write_signed_service(db, client(), oracle.writeback, signed())
+    assert result.status == "written" and result.strategy == "operation"
+    [call] = [c for c in rsps.calls if str(c.request.url).endswith("/ChargeItem/$create")]
+    sent = json.loads(call.request.body)["parameter"][0]["resource"]
+    assert sent["status"] == oracle.writeback.chargeitem_status == "unknown"
 
 
 def test_a_blocked_evaluation_never_gets_a_charge(db, rsps) -> None:

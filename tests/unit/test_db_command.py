@@ -86,3 +86,21 @@ def test_an_unreachable_store_is_exit_2_with_the_reason(
 def test_serve_lets_a_sqlite_store_migrate_itself(store: str) -> None:
     assert store_refusal(load_settings()) is None  # empty, but SQLite: create_app upgrades it
     assert store_refusal(load_settings(environ={})) is None  # the instance folder's file
+
+
+@pytest.mark.parametrize("command", [["outbox", "list"], ["audit"], ["purge", "--dry-run"]])
+def test_the_commands_still_upgrade_a_sqlite_store_themselves(
+    store: str, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """One machine, one store: no deploy step is asked of a SQLite user (PostgreSQL refuses instead:
+    tests/e2e/test_postgres_migrations.py)."""
+    from alembic import command as alembic
+
+    db = Database(store)
+    with db.engine.begin() as conn:
+        cfg = schema.alembic_config()
+        cfg.attributes["connection"] = conn
+        alembic.upgrade(cfg, "0001")
+    assert main(command) == 0, capsys.readouterr().err
+    assert schema.current(db.engine) == schema.head()
+    db.dispose()

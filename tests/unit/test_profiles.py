@@ -71,6 +71,15 @@ def test_unknown_issuer_is_not_found() -> None:
         ({"writeback": {"chargeitem": "operation"}}, "bill_code_system"),
         ({"writeback": {"transaction": "yes"}}, "transaction must be true or false"),
         ({"writeback": {"bill_codes": {"98960": {"code": "1"}}}}, "needs a system and a code"),
+        (
+            {"writeback": {"chargeitem_status": "billed"}},
+            "[writeback] chargeitem_status 'billed' is not one of",
+        ),
+        (
+            {"writeback": {"chargeitem": "operation", "bill_code_system": "https://x/BillCodes-CPT"}},
+            "[writeback] chargeitem = 'operation' (Oracle Health's ChargeItem/$create) needs",
+        ),
+        ({"writeback": {"charge_summary": True}}, "[writeback] charge_summary applies only where"),
         ({"discovery": {"token_endpoint": "/token"}}, "absolute URL"),
     ],
 )

@@ -141,3 +141,20 @@ def test_a_file_that_starts_with_a_byte_order_mark_is_read(export: Path) -> None
     assert any(json.loads(line)["id"] == first["id"] for line in marked.read_lines(first["id"]))
     marked.close()
     plain.close()
+
+
+def test_the_scrub_raises_the_collector_threshold_only_while_it_runs(export: Path) -> None:
+    """smart_app.scrub.batch_gc: raised inside (also when the scrub's own code raises), restored after."""
+    import gc
+
+    from smart_app.scrub.batch_gc import YOUNG, batch_gc
+    from smart_app.scrub.run import Options, scrub_directory
+
+    before = gc.get_threshold()
+    inside: list[int] = []
+    with pytest.raises(RuntimeError), batch_gc():
+        inside.append(gc.get_threshold()[0])
+        raise RuntimeError
+    assert inside == [max(before[0], YOUNG)] and gc.get_threshold() == before
+    scrub_directory(export, Options())
+    assert gc.get_threshold() == before

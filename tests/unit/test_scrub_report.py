@@ -16,6 +16,7 @@ import pytest
 from smart_app.cli import main
 from smart_app.scrub.report import safe_cell
 from tests.scrub_data import month_resources, write_export
+from tests.unit.test_scrub_html import page_data
 
 CHARGE_KEYS = {"chargeitem", "patient", "encounter", "code", "units", "date", "billable", "findings"}
 FINDING_KEYS = {"rule", "severity", "message", "prompt", "field", "source"}
@@ -171,3 +172,136 @@ def test_the_commands_rows_on_disk_give_the_same_report_as_in_memory(tmp_path: P
     assert on_disk == scrub_directory(tmp_path / "x", Options())
     dates = [(c["date"] or "", c["patient"], c["chargeitem"]) for c in on_disk["charges"]]
     assert dates == sorted(dates)
+
+
+TRICKY = [
+    "plain",
+    "",
+    "a,b",
+    'say "hi"',
+    "line\nbreak",
+    "cr\rinside",
+    "tab\tinside",
+    "=1+1",
+    "-2",
+    "\x07bell",
+    "José Núñez",
+    ' "quoted, with comma"\r\n',
+    '@x,"y"',
+]
+
+
+def test_the_hand_written_csv_is_what_csv_writer_writes(tmp_path: Path) -> None:
+    from smart_app.scrub.report import CsvWriter
+
+    charge = {
+        "chargeitem": "ChargeItem/a,b",
+        "patient": 'Patient/"p"',
+        "date": None,
+        "code": "=SUM(1)",
+        "findings": [{"rule": t, "severity": "warn", "message": t, "prompt": t[::-1]} for t in TRICKY],
+    }
+    writer = CsvWriter(tmp_path / "scrub.csv")
+    writer.add(charge)
+    writer.add({**charge, "findings": []})
+    writer.close()
+    expected = io.StringIO(newline="")
+    reference = csv.writer(expected, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    reference.writerow(["chargeitem", "patient", "date", "code", "rule", "severity", "message", "prompt"])
+    for f in charge["findings"]:
+        row = [charge[k] for k in ("chargeitem", "patient", "date", "code")]
+        reference.writerow([safe_cell(v) for v in (*row, f["rule"], "warn", f["message"], f["prompt"])])
+    assert (tmp_path / "scrub.csv").read_bytes() == expected.getvalue().encode("utf-8")
+
+
+def test_the_json_keeps_non_ascii_as_utf8_and_reads_back_the_same(tmp_path: Path) -> None:
+    from smart_app.scrub.report import write_json
+
+    charge = {
+        "chargeitem": "ChargeItem/1",
+        "clinician": "José Núñez",
+        "units": 2,
+        "estimate": {"low": 1.5},
+        "findings": [{"rule": "r", "message": "≥ 8 minutes ✓ \u2028"}],
+    }
+    document = {
+        "summary": {"charges": 1, "period": ["2026-03-01", None], "by_rule": {"r": 1}},
+        "charges": [charge],
+    }
+    write_json(document, tmp_path / "scrub.json")
+    raw = (tmp_path / "scrub.json").read_bytes()
+    assert "José Núñez".encode() in raw and "≥ 8 minutes ✓".encode() in raw and b"\\u" not in raw
+    assert json.loads(raw) == document
+
+
+def test_the_three_files_come_from_one_pass_over_the_rows(tmp_path: Path) -> None:
+    """The command's rows are read back from disk: a second pass would cost a read of every row again."""
+    from smart_app.scrub.report import write_reports
+    from smart_app.scrub.run import Options, scrub_directory
+
+    write_export(tmp_path / "x")
+    document = scrub_directory(tmp_path / "x", Options())
+    once = iter(document["charges"])  # an iterator: a second pass would see no charges
+    written = write_reports(
+        {"summary": document["summary"], "charges": once}, tmp_path, ["html", "json", "csv"]
+    )
+    assert [p.name for p in written] == ["scrub.json", "scrub.csv", "scrub.html"]
+    assert json.loads((tmp_path / "scrub.json").read_text(encoding="utf-8")) == document
+    with (tmp_path / "scrub.csv").open(encoding="utf-8", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == sum(len(c["findings"]) for c in document["charges"])
+    page = page_data((tmp_path / "scrub.html").read_text(encoding="utf-8"))
+    assert [c[2] for c in page["charges"]] == [c["chargeitem"] for c in document["charges"]]
+
+
+def test_a_run_that_fails_while_writing_leaves_no_page(tmp_path: Path) -> None:
+    from smart_app.scrub.report import write_reports
+
+    def rows() -> Any:
+        yield {
+            "chargeitem": "ChargeItem/1",
+            "patient": "Patient/1",
+            "date": None,
+            "code": None,
+            "units": 1,
+            "findings": [],
+        }
+        raise OSError("disk gone")
+
+    summary = {
+        "charges": 2,
+        "period": [None, None],
+        "rules_version": "x",
+        "blocked": 0,
+        "warned": 0,
+        "billable": 0,
+        "at_risk": {"currency": "USD", "low": 0, "high": 0},
+        "by_rule": {},
+    }
+    with pytest.raises(OSError, match="disk gone"):
+        write_reports({"summary": summary, "charges": rows()}, tmp_path, ["json", "html"])
+    assert not (tmp_path / "scrub.html").exists()
+
+
+def test_rows_on_disk_keep_each_distinct_finding_once() -> None:
+    """Findings are stored as numbers into a table of distinct findings: equal findings from other objects
+    (rows unpickled from a worker) share one entry; each row reads back whole and in the report's order."""
+    from smart_app.scrub.rows import DiskRows
+
+    def finding(rule: str) -> dict[str, object]:
+        return {"rule": rule, "severity": "warn", "message": f"{rule} ü", "source_urls": ["https://x"]}
+
+    rows = [
+        {"date": f"2026-03-0{9 - n}", "patient": f"Patient/{n % 3}", "chargeitem": f"ChargeItem/{n}",
+         "billable": True, "findings": [finding("a"), finding("b" if n % 2 else "c")]}
+        for n in range(9)
+    ]  # fmt: skip
+    store = DiskRows()
+    try:
+        store.add(rows[:4])
+        store.add(rows[4:])
+        back = list(store)
+        assert back == sorted(rows, key=lambda r: (r["date"], r["patient"], r["chargeitem"]))
+        assert len(store._findings) == 3  # a, b, c: not one per row
+        assert list(store) == back  # read twice, the same
+    finally:
+        store.close()

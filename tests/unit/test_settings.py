@@ -30,6 +30,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
         "SMART_EDU_BASE_URL": "https://app.example.org",
         "SMART_EDU_DATABASE_URL": "postgresql+psycopg://app@db/edu",
         "SMART_EDU_SECRET_KEY": "k" * 64,
+        "SMART_EDU_SECRET_KEY_PREVIOUS": " old-2 , old-1,, ",
         "SMART_EDU_FRAME_ANCESTORS": "https://a.example, https://b.example",
         "SMART_EDU_STATE_TTL": "120",
         "SMART_EDU_LAUNCH_TTL": " 3600 ",
@@ -57,6 +58,7 @@ def test_every_variable_is_read_and_typed_from_the_environment(tmp_path: Path) -
     s = load_settings(environ=environ)
     assert s.launch_config_dir == tmp_path and s.base_url == "https://app.example.org"
     assert s.database_url == "postgresql+psycopg://app@db/edu" and s.secret_key == "k" * 64
+    assert s.secret_key_previous == ("old-2", "old-1")
     assert s.frame_ancestors == ("https://a.example", "https://b.example")
     assert (s.state_ttl, s.launch_ttl, s.discovery_ttl, s.refresh_margin) == (120, 3600, 60.5, 30.0)
     assert s.http_timeout == (2.0, 20.0) and s.fhir_timeout == (45.0, 45.0)

@@ -138,7 +138,11 @@ def test_oracle_create_parameters_follow_the_vendor_fixture() -> None:
     vendor_item = fixture["parameter"][0]["resource"]
     tenant = "https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d"
     charge = write.build_charge_item(
-        context(), line(modifiers=("26",)), identifier_value="c", note_ref="DocumentReference/9"
+        context(),
+        line(modifiers=("26",)),
+        identifier_value="c",
+        note_ref="DocumentReference/9",
+        status="unknown",  # the Oracle profile's chargeitem_status
     )
     params = write.build_oracle_charge_parameters(
         charge,
