@@ -7,6 +7,8 @@ A CQ/CO line is paid at the modifier's payment factor (85% from 2022, billing-ru
 
 from __future__ import annotations
 
+from typing import cast
+
 from billing_rules.loader import Entry
 from billing_rules.model import ChargeLine, Estimate
 from billing_rules.policy import Policy
@@ -19,8 +21,23 @@ def _void(entry: Entry, code: str, policy: Policy) -> bool:
     return bool(entry["high"] == 0 and code not in policy.payer.get("not_paid", ()))
 
 
+_NONE = object()
+
+
 def range_for(policy: Policy, code: str) -> Entry | None:
-    """The range on file for the code, the payer class (and name) and the date; the last loaded wins."""
+    """The range on file for the code, the payer class (and name) and the date; the last loaded wins.
+
+    Memoised per rule set: the answer depends on the code, the payer class and name, the date and the payer's
+    ``not_paid`` list alone, and the estimate table has an entry per code and year."""
+    not_paid = tuple(policy.payer.get("not_paid", ()))
+    key = ("range_for", policy.payer_class, (policy.payer_name or "").casefold(), policy.on, code, not_paid)
+    found = policy.rules.finding_cache.get(key, _NONE)
+    if found is _NONE:
+        found = policy.rules.finding_cache[key] = _range_for(policy, code)
+    return cast(Entry | None, found)
+
+
+def _range_for(policy: Policy, code: str) -> Entry | None:
     found = None
     for entry in policy.rules.entries("estimate"):
         if entry["payer_class"] != policy.payer_class or code not in entry["codes"]:
@@ -37,6 +54,14 @@ def range_for(policy: Policy, code: str) -> Entry | None:
 
 def _factor(policy: Policy, line: ChargeLine) -> tuple[float, str]:
     """The payment factor of the line's modifiers in force on the date (CQ/CO: 0.85), and what to say."""
+    key = ("payment_factor", policy.on, line.modifiers)
+    found = policy.rules.finding_cache.get(key)
+    if found is None:
+        found = policy.rules.finding_cache[key] = _payment_factor(policy, line)
+    return cast(tuple[float, str], found)
+
+
+def _payment_factor(policy: Policy, line: ChargeLine) -> tuple[float, str]:
     factor, said = 1.0, []
     for entry in policy.rules.entries("modifier"):
         in_force = entry["effective_from"] <= policy.on <= entry["effective_to"]
