@@ -6,6 +6,7 @@ Both give the rows in the report's order, (date, patient, chargeitem), each time
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import orjson
 from smart_app.scrub.tally import Tally
 
 Row = dict[str, Any]
+TABLE_LIMIT = 5_000  # distinct findings kept once in memory by DiskRows (a few MB)
 
 
 def sort_key(row: Row) -> tuple[str, str, str]:
@@ -52,7 +54,8 @@ class DiskRows:
 
     A row's findings are stored as numbers into a table of the distinct findings, kept here once each: the
     rows share a few hundred findings whose texts make up most of a row, so what goes to disk and is parsed
-    back is a tenth of the row. The table grows with the distinct findings, not with the charges."""
+    back is a tenth of the row. The table holds at most ``TABLE_LIMIT`` findings (those met first, the common
+    ones); any other is stored whole in its row, so memory stays bounded whatever the export holds."""
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="smart-edu-scrub-")
@@ -67,14 +70,17 @@ class DiskRows:
         self._numbers: dict[bytes, int] = {}
         self._by_identity: dict[int, int] = {}
 
-    def _number(self, finding: dict[str, Any]) -> int:
+    def _number(self, finding: dict[str, Any]) -> int | dict[str, Any]:
         # In this process the scrub hands out one dict per distinct finding (visit.finding_dict), so identity
         # finds most; only the table's own dicts are looked up by identity, and the table keeps them alive.
         number = self._by_identity.get(id(finding))
         if number is None:
-            key = orjson.dumps(finding, option=orjson.OPT_SORT_KEYS)
+            # a digest, not the finding's JSON (kilobytes, with its sources) as the key
+            key = hashlib.blake2b(orjson.dumps(finding, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
             number = self._numbers.get(key)
             if number is None:
+                if len(self._findings) >= TABLE_LIMIT:
+                    return finding  # a finding of one charge (it names a charge, an order...): kept inline
                 number = self._numbers[key] = len(self._findings)
                 self._findings.append(finding)
                 self._by_identity[id(finding)] = number
@@ -97,7 +103,7 @@ class DiskRows:
         cursor = self._db.execute("SELECT body FROM rows ORDER BY day, patient, charge")
         for (body,) in cursor:
             row = orjson.loads(body)
-            row["findings"] = [findings[n] for n in row["findings"]]
+            row["findings"] = [findings[n] if type(n) is int else n for n in row["findings"]]
             yield row
 
     def close(self) -> None:

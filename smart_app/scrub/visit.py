@@ -214,7 +214,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     """The finding's JSON, made once per distinct finding (equal findings are shared; rows only read)."""
     found = _FINDING_DICTS.get(finding)
     if found is None:
-        if len(_FINDING_DICTS) > 50_000:
+        if len(_FINDING_DICTS) > 10_000:  # bounded: findings that name a charge or order are one-offs
             _FINDING_DICTS.clear()
         found = _FINDING_DICTS[finding] = finding.to_dict()
     return found

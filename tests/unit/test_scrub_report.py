@@ -305,3 +305,21 @@ def test_rows_on_disk_keep_each_distinct_finding_once() -> None:
         assert list(store) == back  # read twice, the same
     finally:
         store.close()
+
+
+def test_rows_on_disk_keep_findings_past_the_table_limit_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table of distinct findings is bounded; a finding met after it is full is stored with its row."""
+    from smart_app.scrub import rows as rows_module
+
+    monkeypatch.setattr(rows_module, "TABLE_LIMIT", 2)
+    rows = [
+        {"date": "2026-03-02", "patient": "Patient/p", "chargeitem": f"ChargeItem/{n}", "billable": False,
+         "findings": [{"rule": "duplicate.charge", "severity": "warn", "message": f"as ChargeItem/{n - 1}"}]}
+        for n in range(6)
+    ]  # fmt: skip
+    store = rows_module.DiskRows()
+    try:
+        store.add(rows)
+        assert list(store) == rows and len(store._findings) == 2
+    finally:
+        store.close()
