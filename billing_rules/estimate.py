@@ -75,14 +75,26 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     """None when any line has no range on file for this payer class and date (no figure shown, a finding)."""
     if not lines:
         return None
+    for line in lines:
+        if range_for(policy, line.code) is None:
+            _say_none(policy, line.code)
+            return None
+    # Memoised per rule set on what the figure depends on: the lines and the ranges (payer and date).
+    not_paid = tuple(policy.payer.get("not_paid", ()))
+    key = ("estimate", policy.payer_class, (policy.payer_name or "").casefold(), policy.on, not_paid, lines)
+    found = policy.rules.finding_cache.get(key)
+    if found is None:
+        found = policy.rules.finding_cache[key] = _estimate(lines, policy)
+    return cast(Estimate, found)
+
+
+def _estimate(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate:
     low = high = 0.0
     bases: list[str] = []
     urls: list[str] = []
     for line in lines:
         entry = range_for(policy, line.code)
-        if entry is None:
-            _say_none(policy, line.code)
-            return None
+        assert entry is not None  # estimate_for checked every line
         factor, said = _factor(policy, line)
         low += entry["low"] * line.units * factor
         high += entry["high"] * line.units * factor

@@ -356,7 +356,21 @@ def _total(evaluations: list[Evaluation]) -> Estimate | None:
     parts = [ev.estimate for ev in evaluations if ev.charge_lines]
     if not parts or any(p is None for p in parts):
         return None
-    known = [p for p in parts if p is not None]
+    known = tuple(p for p in parts if p is not None)
+    if len(known) == 1:
+        return known[0]
+    found = _TOTALS.get(known)
+    if found is None:
+        if len(_TOTALS) > 10_000:
+            _TOTALS.clear()
+        found = _TOTALS[known] = _summed(known)
+    return found
+
+
+_TOTALS: dict[tuple[Estimate, ...], Estimate] = {}  # estimates are immutable: equal parts, one total
+
+
+def _summed(known: tuple[Estimate, ...]) -> Estimate:
     return Estimate(
         payer_class=known[0].payer_class,
         low=round(sum(p.low for p in known), 2),

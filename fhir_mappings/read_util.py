@@ -45,6 +45,11 @@ def text(value: Any) -> str | None:
 
 def codings(concept: Any) -> list[Coding]:
     """Codings of a CodeableConcept (or of a bare Coding) with normalised systems and trimmed codes."""
+    if type(concept) is dict:  # the usual shape, a CodeableConcept with a list of Codings: no helper calls
+        inner = concept.get("coding")
+        if type(inner) is list and all(type(c) is dict for c in inner):
+            found = [_coding(c.get("system"), c.get("code"), c.get("display")) for c in inner]
+            return [c for c in found if c is not None]
     out: list[Coding] = []
     for concept_item in as_list(concept):
         item = as_map(concept_item)
@@ -202,6 +207,9 @@ def key_from_url(ref: str) -> str | None:
     """``Patient/1`` from ``Patient/1``, ``https://ehr/fhir/Patient/1`` or ``Patient/1/_history/3``.
 
     Memoised: the same few references (the patient, the clinicians) recur in every resource of an export."""
+    head, slash, tail = ref.partition("/")
+    if slash and tail and "/" not in tail and "?" not in tail and _TYPE.match(head):
+        return ref  # already Type/id, the usual shape in an export
     parts = [p for p in ref.split("?", 1)[0].split("/") if p]
     if "_history" in parts:
         parts = parts[: parts.index("_history")]
