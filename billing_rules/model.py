@@ -261,7 +261,16 @@ class Finding:
     source_urls: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "source_urls": list(self.source_urls)}
+        # by hand, not asdict(): asdict deep-copies field by field, and the scrub makes thousands of these
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "prompt": self.prompt,
+            "field": self.field,
+            "source": self.source,
+            "source_urls": list(self.source_urls),
+        }
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the diagnoses, the plan of care, the therapy modifier, the edit tables...) is sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, cast
 
@@ -81,7 +81,7 @@ class VisitFinding(Finding):
     code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "source_urls": list(self.source_urls)}
+        return {**super().to_dict(), "code": self.code}
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,8 @@ def codings(concept: Any) -> list[Coding]:
     if type(concept) is dict:  # the usual shape, a CodeableConcept with a list of Codings: no helper calls
         inner = concept.get("coding")
         if type(inner) is list and all(type(c) is dict for c in inner):
-            found = [_coding(c.get("system"), c.get("code"), c.get("display")) for c in inner]
-            return [c for c in found if c is not None]
+            made = [_coding(c.get("system"), c.get("code"), c.get("display")) for c in inner]
+            return [c for c in made if c is not None]
     out: list[Coding] = []
     for concept_item in as_list(concept):
         item = as_map(concept_item)

@@ -95,13 +95,16 @@ def _billing_detail(charge: Resource) -> tuple[tuple[str, ...] | None, str | Non
             continue
         modifiers, pos = [], None
         for sub in as_list(item.get("extension")):
-            coding = as_map(as_map(sub).get("valueCoding"))
-            code = text(coding.get("code"))
+            sub = as_map(sub)
+            url = sub.get("url")
+            if url != ext.BILLING_DETAIL_MODIFIER and url != ext.BILLING_DETAIL_POS:
+                continue
+            code = text(as_map(sub.get("valueCoding")).get("code"))
             if not code:
                 continue
-            if as_map(sub).get("url") == ext.BILLING_DETAIL_MODIFIER:
+            if url == ext.BILLING_DETAIL_MODIFIER:
                 modifiers.append(code.upper())
-            elif as_map(sub).get("url") == ext.BILLING_DETAIL_POS:
+            else:
                 pos = code
         return tuple(modifiers), pos
     return None, None

@@ -223,3 +223,17 @@ def test_a_visits_pooled_units_are_checked_line_by_line(tmp_path: Path) -> None:
             r["quantity"]["value"] = 2  # 57 minutes pool to 4 units; 5 are billed
     row = scrub(tmp_path / "more", resources)["ci-edu-knee-medicare-t0-97140"]
     assert rules_of(row)["scrub.units-mismatch"] == "block"
+
+
+def test_a_findings_json_has_every_field() -> None:
+    """Finding.to_dict is written by hand (asdict is slow): a field added later must reach the JSON."""
+    from dataclasses import asdict, fields
+
+    from billing_rules.model import Finding
+    from billing_rules.visit import VisitFinding
+
+    plain = Finding("r", "warn", "m", "p", "f", "s", ("https://a",))
+    visit = VisitFinding("r", "warn", "m", "p", "f", "s", ("https://a",), code="97110")
+    for finding, kind in ((plain, Finding), (visit, VisitFinding)):
+        assert list(finding.to_dict()) == [f.name for f in fields(kind)]
+        assert finding.to_dict() == {**asdict(finding), "source_urls": ["https://a"]}
