@@ -21,9 +21,6 @@ def _void(entry: Entry, code: str, policy: Policy) -> bool:
     return bool(entry["high"] == 0 and code not in policy.payer.get("not_paid", ()))
 
 
-_NONE = object()
-
-
 def range_for(policy: Policy, code: str) -> Entry | None:
     """The range on file for the code, the payer class (and name) and the date; the last loaded wins.
 
@@ -31,10 +28,7 @@ def range_for(policy: Policy, code: str) -> Entry | None:
     ``not_paid`` list alone, and the estimate table has an entry per code and year."""
     not_paid = tuple(policy.payer.get("not_paid", ()))
     key = ("range_for", policy.payer_class, (policy.payer_name or "").casefold(), policy.on, code, not_paid)
-    found = policy.rules.finding_cache.get(key, _NONE)
-    if found is _NONE:
-        found = policy.rules.finding_cache[key] = _range_for(policy, code)
-    return cast(Entry | None, found)
+    return cast(Entry | None, policy.rules.lookup(key, lambda: _range_for(policy, code)))
 
 
 def _range_for(policy: Policy, code: str) -> Entry | None:
@@ -55,10 +49,7 @@ def _range_for(policy: Policy, code: str) -> Entry | None:
 def _factor(policy: Policy, line: ChargeLine) -> tuple[float, str]:
     """The payment factor of the line's modifiers in force on the date (CQ/CO: 0.85), and what to say."""
     key = ("payment_factor", policy.on, line.modifiers)
-    found = policy.rules.finding_cache.get(key)
-    if found is None:
-        found = policy.rules.finding_cache[key] = _payment_factor(policy, line)
-    return cast(tuple[float, str], found)
+    return cast(tuple[float, str], policy.rules.lookup(key, lambda: _payment_factor(policy, line)))
 
 
 def _payment_factor(policy: Policy, line: ChargeLine) -> tuple[float, str]:

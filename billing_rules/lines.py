@@ -35,10 +35,7 @@ def pool_of(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
     Memoised per rule set: units, time and tie checks all ask for it.
     """
     key = ("pool", record.code, record.minutes, tuple(record.other_timed_minutes.items()), on)
-    hit = rules.finding_cache.get(key)
-    if hit is None:
-        hit = rules.finding_cache[key] = _pool(record, rules, on)
-    return cast(Pool, hit)
+    return cast(Pool, rules.lookup(key, lambda: _pool(record, rules, on)))
 
 
 def _pool(record: ServiceRecord, rules: RuleSet, on: date) -> Pool:
@@ -88,10 +85,7 @@ def compute_units(
 def unit_values(rules: RuleSet, on: date) -> dict[str, float]:
     """Per-unit Medicare values on file for the date (the high end of a loaded range): tie-break by value."""
     key = ("unit_values", on)
-    hit = rules.finding_cache.get(key)
-    if hit is None:
-        hit = rules.finding_cache[key] = _unit_values(rules, on)
-    return dict(hit)
+    return dict(rules.lookup(key, lambda: _unit_values(rules, on)))
 
 
 def _unit_values(rules: RuleSet, on: date) -> dict[str, float]:
@@ -111,18 +105,15 @@ def cms_allocation(pool: dict[str, int], rules: RuleSet, on: date) -> dict[str, 
     """``units.cms_total_minutes`` with the values on file, memoised per rule set (the same few pools recur
     across a clinic's visits); callers only read the answer."""
     key = ("cms-total-minutes", frozenset(pool.items()), on)
-    found = rules.finding_cache.get(key)
-    if found is None:
-        found = rules.finding_cache[key] = units.cms_total_minutes(pool, unit_values(rules, on))
-    return cast(dict[str, int], found)
+    return cast(
+        dict[str, int], rules.lookup(key, lambda: units.cms_total_minutes(pool, unit_values(rules, on)))
+    )
 
 
 def cms_tie_of(pool: dict[str, int], rules: RuleSet, on: date) -> tuple[list[str], str] | None:
     """``units.cms_tie`` with the values on file, memoised like ``cms_allocation``."""
     key = ("cms-tie", frozenset(pool.items()), on)
-    found = rules.finding_cache.get(key, key)
-    if found is key:
-        found = rules.finding_cache[key] = units.cms_tie(pool, unit_values(rules, on))
+    found = rules.lookup(key, lambda: units.cms_tie(pool, unit_values(rules, on)))
     return cast(tuple[list[str], str] | None, found)
 
 

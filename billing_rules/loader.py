@@ -9,7 +9,7 @@ applies only to that payer).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -24,6 +24,8 @@ from billing_rules.schema import validate_document
 RULES_VERSION = "2026.1"
 
 Entry = dict[str, Any]
+LOOKUP_LIMIT = 100_000  # derived look-ups per rule set (codes x dates x payers: far fewer in practice)
+_MISSING = object()
 
 
 def in_period(entry: Entry, on: date) -> bool:
@@ -63,8 +65,23 @@ class RuleSet:
     codes: dict[str, list[Entry]] = field(init=False)
     registry: dict[tuple[str, str], Entry] = field(init=False)
     _policy_cache: dict[tuple[str, str, date], tuple[Entry, bool]] = field(init=False, default_factory=dict)
-    # Memo of derived look-ups; findings are immutable, so equal inputs share one object.
+    # Memo of findings (immutable, so equal inputs share one object); cleared when it grows past a limit,
+    # since findings that name a charge or an order are one-offs.
     finding_cache: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
+    # Memo of derived look-ups (ranges, pools, modifiers per date...): keyed by codes, dates and payers,
+    # never by a patient, so it stays small and is not swept away with the one-off findings.
+    lookup_cache: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
+
+    def lookup(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The memoised value of a derived look-up (bounded: cleared past ``LOOKUP_LIMIT`` entries)."""
+        cache = self.lookup_cache
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            if len(cache) >= LOOKUP_LIMIT:
+                cache.clear()
+            cache[key] = value
+        return value
 
     def __post_init__(self) -> None:
         self.codes = {}

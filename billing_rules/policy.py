@@ -16,7 +16,6 @@ ASSISTANTS = frozenset({"PTA", "OTA"})
 
 
 _CACHE_LIMIT = 20_000
-_MISSING = object()
 
 
 class _Blank(dict[str, Any]):
@@ -87,12 +86,7 @@ class Policy:
 
     def _memo(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """Per-rule-set memo; safe when another thread clears it (the value is kept locally)."""
-        cache = self.rules.finding_cache
-        value = cache.get(key, _MISSING)
-        if value is _MISSING:
-            value = compute()
-            cache[key] = value
-        return value
+        return self.rules.lookup(key, compute)
 
     def modifier(self, kind: str, role: str | None = None) -> str | None:
         """The modifier of a kind (for a role, where the kind depends on it) in force on the service date."""

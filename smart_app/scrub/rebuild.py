@@ -51,10 +51,7 @@ def minutes_of(
 def setting(charge: Charge, rules: RuleSet, encounter_class: str | None) -> dict[str, str]:
     """Mode and location from the charge's place of service, else the encounter's class; {} when unknown."""
     key = ("scrub.setting", charge.pos, charge.modifiers, encounter_class)
-    found = rules.finding_cache.get(key)  # the rule set's memo of derived look-ups
-    if found is None:
-        found = rules.finding_cache[key] = _setting(charge, rules, encounter_class)
-    return dict(found)
+    return dict(rules.lookup(key, lambda: _setting(charge, rules, encounter_class)))
 
 
 def _setting(charge: Charge, rules: RuleSet, encounter_class: str | None) -> dict[str, str]:
