@@ -63,18 +63,30 @@ class ExportIndex:
     def read_lines(self, patient_id: str) -> list[bytes]:
         """The raw lines of one patient, in file order (the order a second read gives is always the same).
 
-        One positioned read per line (``os.pread``: no seek, no buffer refill, no mapping that would count the
-        export's pages as this process's memory). The files stay open between patients (``close()``)."""
+        Positioned reads (``os.pread``: no seek, no buffer refill, no mapping that would count the export's
+        pages as this process's memory), one per run of adjacent lines: exports usually write a patient's
+        resources of a type together. The files stay open between patients (``close()``)."""
         out: list[bytes] = []
         mask = (1 << _OFFSET_BITS) - 1
         spots = self.patients.get(patient_id, ())
-        for i in range(0, len(spots), 2):  # (file and offset, length) pairs, in file order
-            spot, size = spots[i], spots[i + 1]
+        i, count = 0, len(spots)
+        while i < count:  # (file and offset, length) pairs, in file order
+            spot = spots[i]
+            start, sizes = spot & mask, [spots[i + 1]]
+            end = start + sizes[0]
+            i += 2
+            while i < count and spots[i] == spot - (spot & mask) + end:  # the next line, same file
+                sizes.append(spots[i + 1])
+                end += spots[i + 1]
+                i += 2
             number = spot >> _OFFSET_BITS
             fd = self._fds.get(number)
             if fd is None:
                 fd = self._fds[number] = os.open(self.files[number], os.O_RDONLY)
-            out.append(unbom(os.pread(fd, size, spot & mask)))
+            block, at = os.pread(fd, end - start, start), 0
+            for size in sizes:
+                out.append(unbom(block[at : at + size]))
+                at += size
         return out
 
     def close(self) -> None:

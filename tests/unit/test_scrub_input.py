@@ -158,3 +158,22 @@ def test_the_scrub_raises_the_collector_threshold_only_while_it_runs(export: Pat
     assert inside == [max(before[0], YOUNG)] and gc.get_threshold() == before
     scrub_directory(export, Options())
     assert gc.get_threshold() == before
+
+
+def test_a_patients_lines_read_back_whole_whether_adjacent_or_interleaved(tmp_path: Path) -> None:
+    """Adjacent lines are read in one go, interleaved ones one by one; blank lines between are no line."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    lines = [
+        json.dumps({"resourceType": "Condition", "id": f"c{n}", "subject": {"reference": f"Patient/{who}"}})
+        for n, who in enumerate("aabab")
+    ]
+    body = "\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n"
+    (folder / "Condition.ndjson").write_text(body, encoding="utf-8")
+    index = index_export(folder)
+    try:
+        assert [json.loads(x)["id"] for x in index.read_lines("a")] == ["c0", "c1", "c3"]
+        assert [json.loads(x)["id"] for x in index.read_lines("b")] == ["c2", "c4"]
+        assert all(x.endswith(b"\n") for p in "ab" for x in index.read_lines(p))
+    finally:
+        index.close()
