@@ -18,7 +18,7 @@ import orjson
 from smart_app.scrub.tally import Tally
 
 Row = dict[str, Any]
-TABLE_LIMIT = 5_000  # distinct findings kept once in memory by DiskRows (a few MB)
+TABLE_LIMIT = 25_000  # distinct findings kept once in memory by DiskRows (tens of MB at most)
 
 
 def sort_key(row: Row) -> tuple[str, str, str]:
@@ -68,22 +68,26 @@ class DiskRows:
         self.tally = Tally()
         self._findings: list[dict[str, Any]] = []
         self._numbers: dict[bytes, int] = {}
-        self._by_identity: dict[int, int] = {}
+        self._by_identity: dict[int, tuple[int, dict[str, Any]]] = {}
 
     def _number(self, finding: dict[str, Any]) -> int | dict[str, Any]:
         # In this process the scrub hands out one dict per distinct finding (visit.finding_dict), so identity
-        # finds most; only the table's own dicts are looked up by identity, and the table keeps them alive.
-        number = self._by_identity.get(id(finding))
+        # finds most. Each dict looked up by identity is held here (so its id is never reused meanwhile); the
+        # identity map is bounded and refilled from the content digests when cleared.
+        seen = self._by_identity.get(id(finding))
+        if seen is not None:
+            return seen[0]
+        # a digest, not the finding's JSON (kilobytes, with its sources) as the key
+        key = hashlib.blake2b(orjson.dumps(finding, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+        number = self._numbers.get(key)
         if number is None:
-            # a digest, not the finding's JSON (kilobytes, with its sources) as the key
-            key = hashlib.blake2b(orjson.dumps(finding, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
-            number = self._numbers.get(key)
-            if number is None:
-                if len(self._findings) >= TABLE_LIMIT:
-                    return finding  # a finding of one charge (it names a charge, an order...): kept inline
-                number = self._numbers[key] = len(self._findings)
-                self._findings.append(finding)
-                self._by_identity[id(finding)] = number
+            if len(self._findings) >= TABLE_LIMIT:
+                return finding  # a finding of one charge (it names a charge, an order...): kept inline
+            number = self._numbers[key] = len(self._findings)
+            self._findings.append(finding)
+        if len(self._by_identity) >= 2 * TABLE_LIMIT:
+            self._by_identity.clear()
+        self._by_identity[id(finding)] = (number, finding)
         return number
 
     def add(self, rows: list[Row]) -> None:
