@@ -73,10 +73,7 @@ def estimate_for(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate | No
     # Memoised per rule set on what the figure depends on: the lines and the ranges (payer and date).
     not_paid = tuple(policy.payer.get("not_paid", ()))
     key = ("estimate", policy.payer_class, (policy.payer_name or "").casefold(), policy.on, not_paid, lines)
-    found = policy.rules.finding_cache.get(key)
-    if found is None:
-        found = policy.rules.finding_cache[key] = _estimate(lines, policy)
-    return cast(Estimate, found)
+    return cast(Estimate, policy.rules.remember(key, lambda: _estimate(lines, policy)))
 
 
 def _estimate(lines: tuple[ChargeLine, ...], policy: Policy) -> Estimate:

@@ -25,6 +25,7 @@ RULES_VERSION = "2026.1"
 
 Entry = dict[str, Any]
 LOOKUP_LIMIT = 100_000  # derived look-ups per rule set (codes x dates x payers: far fewer in practice)
+FINDING_LIMIT = 20_000  # memoised findings and what is built from them (one-offs fill it, so it is cleared)
 _MISSING = object()
 
 
@@ -74,14 +75,12 @@ class RuleSet:
 
     def lookup(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """The memoised value of a derived look-up (bounded: cleared past ``LOOKUP_LIMIT`` entries)."""
-        cache = self.lookup_cache
-        value = cache.get(key, _MISSING)
-        if value is _MISSING:
-            value = compute()
-            if len(cache) >= LOOKUP_LIMIT:
-                cache.clear()
-            cache[key] = value
-        return value
+        return _remember(self.lookup_cache, LOOKUP_LIMIT, key, compute)
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The memoised finding (or value built from findings: a visit's merged findings, an estimate);
+        bounded: cleared past ``FINDING_LIMIT`` entries."""
+        return _remember(self.finding_cache, FINDING_LIMIT, key, compute)
 
     def __post_init__(self) -> None:
         self.codes = {}
@@ -179,3 +178,16 @@ def default_rules() -> RuleSet:
     """Packaged rules plus the deployment's directories given to ``use_deployment_rules`` (cached)."""
     extra, edit_tables_dir = _deployment
     return load_rules(extra, edit_tables_dir=edit_tables_dir)
+
+
+def _remember(
+    cache: dict[tuple[Any, ...], Any], limit: int, key: tuple[Any, ...], compute: Callable[[], Any]
+) -> Any:
+    """Safe when another thread clears the cache meanwhile: the value is kept locally."""
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        if len(cache) >= limit:
+            cache.clear()
+        cache[key] = value
+    return value

@@ -15,9 +15,6 @@ THERAPISTS = frozenset({"PT", "PTA", "OT", "OTA"})
 ASSISTANTS = frozenset({"PTA", "OTA"})
 
 
-_CACHE_LIMIT = 20_000
-
-
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -52,16 +49,12 @@ class Policy:
         severity = self.payer["severity"].get(f"{rule}:{variant}" if variant else rule)
         if severity is None:
             severity = self.payer["severity"].get(rule)
-        cache = self.rules.finding_cache
         cited = cites["source"] if cites is not None and cites.get("verified") is False else None
         key = (rule, variant, severity, self.code["code"], self.on, cited, tuple(sorted(values.items())))
-        found = cache.get(key)
-        if found is None:
-            found = self._make(rule, variant, severity, values, cites if cited else None)
-            if len(cache) > _CACHE_LIMIT:
-                cache.clear()
-            cache[key] = found
-        return found
+        made = self.rules.remember(
+            key, lambda: self._make(rule, variant, severity, values, cites if cited else None)
+        )
+        return cast(Finding, made)
 
     def _make(
         self, rule: str, variant: str, severity: str | None, values: dict[str, Any], cites: Entry | None

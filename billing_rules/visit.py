@@ -162,7 +162,7 @@ def evaluate_visit(
         billable=not blocked and bool(lines),
         charge_lines=lines,
         findings=findings,
-        estimate=_total(evaluations),
+        estimate=_total(evaluations, rules),
         rules_version=rules.version,
         services=tuple(evaluations),
         codes=visit.codes,
@@ -206,7 +206,7 @@ def _kx_together(
     if not rules.policy(payer_of(first, context), name, on)[0].get("kx"):
         return ()
     threshold, unit = pick(rules.entries("kx_threshold"), on), pick(rules.entries("kx_unit_ceiling"), on)
-    total = _total(evaluations)
+    total = _total(evaluations, rules)
     if total is not None:
         ceiling, basis = total.high, "the loaded estimates"
     elif unit is not None:
@@ -304,10 +304,9 @@ def _visit_findings(
 
     Memoised on the services' codes and findings (all immutable): a clinic's visits repeat the same few."""
     key = ("visit-findings", codes, tuple(ev.findings for ev in evaluations))
-    found = rules.finding_cache.get(key)
-    if found is None:
-        found = rules.finding_cache[key] = _merged_findings(codes, evaluations, rules)
-    return cast(tuple[VisitFinding, ...], found)
+    return cast(
+        tuple[VisitFinding, ...], rules.remember(key, lambda: _merged_findings(codes, evaluations, rules))
+    )
 
 
 def _merged_findings(
@@ -351,7 +350,7 @@ def _join(codes: list[str]) -> str:
     return codes[0] if len(codes) == 1 else f"{', '.join(codes[:-1])} and {codes[-1]}"
 
 
-def _total(evaluations: list[Evaluation]) -> Estimate | None:
+def _total(evaluations: list[Evaluation], rules: RuleSet) -> Estimate | None:
     """The visit's total: the sum of its services' estimates; none when any charged service has none."""
     parts = [ev.estimate for ev in evaluations if ev.charge_lines]
     if not parts or any(p is None for p in parts):
@@ -359,15 +358,7 @@ def _total(evaluations: list[Evaluation]) -> Estimate | None:
     known = tuple(p for p in parts if p is not None)
     if len(known) == 1:
         return known[0]
-    found = _TOTALS.get(known)
-    if found is None:
-        if len(_TOTALS) > 10_000:
-            _TOTALS.clear()
-        found = _TOTALS[known] = _summed(known)
-    return found
-
-
-_TOTALS: dict[tuple[Estimate, ...], Estimate] = {}  # estimates are immutable: equal parts, one total
+    return cast(Estimate, rules.remember(("visit-total", known), lambda: _summed(known)))  # immutable parts
 
 
 def _summed(known: tuple[Estimate, ...]) -> Estimate:
