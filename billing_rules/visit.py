@@ -127,13 +127,17 @@ def service_records(visit: VisitRecord) -> tuple[ServiceRecord, ...]:
     Every other code enters with its minutes (0 when none): the engine's pool keeps only 15-minute timed
     codes, so an evaluation's minutes never count toward the timed total.
     """
-    out = []
-    for service in visit.services:
-        others = {s.code: s.minutes or 0 for s in visit.services if s is not service}
-        # A caller that set the pool already (the scrub) keeps its record: replace() costs more than a check.
-        same = service.other_timed_minutes == others
-        out.append(service if same else replace(service, other_timed_minutes=others))
-    return tuple(out)
+    pools = same_day_pools([(s.code, s.minutes) for s in visit.services])
+    # A caller that set the pools already (the scrub) keeps its records: replace() costs more than a check.
+    return tuple(
+        s if s.other_timed_minutes == pool else replace(s, other_timed_minutes=pool)
+        for s, pool in zip(visit.services, pools, strict=True)
+    )
+
+
+def same_day_pools(services: list[tuple[str, int | None]]) -> list[dict[str, int]]:
+    """Each service's ``other_timed_minutes``: the visit's other services, code -> minutes (0 when none)."""
+    return [{c: m or 0 for j, (c, m) in enumerate(services) if j != i} for i in range(len(services))]
 
 
 def evaluate_visit(

@@ -19,7 +19,7 @@ from billing_rules.lines import TIMED
 from billing_rules.loader import Entry, RuleSet
 from billing_rules.model import ClinicalContext, EncounterInfo, Evaluation, Finding, Provider
 from billing_rules.policy import THERAPISTS
-from billing_rules.visit import VisitRecord, evaluate_visit
+from billing_rules.visit import VisitRecord, evaluate_visit, same_day_pools
 from smart_app.scrub.findings import scrub_finding
 from smart_app.scrub.patient import Charge, PatientData, payer_on, provider_of
 from smart_app.scrub.rebuild import minutes_of, service_record, setting
@@ -123,6 +123,7 @@ class VisitScrub:
         first = group[0].charge
         encounter = self.data.encounters.get(first.encounter_id or "")
         encounter_class = encounter.encounter_class if encounter else None
+        pools = same_day_pools([(line.charge.code or "", line.minutes) for line in group])
         records = tuple(
             service_record(
                 line.charge,
@@ -131,10 +132,9 @@ class VisitScrub:
                 self.data.note_for(line.charge),
                 ytd,
                 setting(line.charge, self.rules, encounter_class),
-                # the visit's pool, as evaluate_visit would set it (so it need not copy the record)
-                {o.charge.code or "": o.minutes or 0 for o in group if o is not line},
+                pool,  # set here, so evaluate_visit need not copy the record to set it
             )
-            for line in group
+            for line, pool in zip(group, pools, strict=True)
         )
         members = {line.charge.id for line in group}
         context = ClinicalContext(
