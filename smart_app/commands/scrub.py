@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 version, _ = execute(index, options, advance, rows)
             document: dict[str, Any] = {"summary": summarise(rows, options.period, version), "charges": rows}
             out.mkdir(parents=True, exist_ok=True)
-            written = _write(document, out, formats)
+            written = write_reports(document, out, formats)
         finally:
             rows.close()
     except ScrubInputError as exc:
@@ -93,11 +93,6 @@ def run(args: argparse.Namespace) -> int:
         return 3
     _print_summary(document["summary"], written)
     return 1 if document["summary"]["blocked"] else 0
-
-
-def _write(document: dict[str, Any], out: Path, formats: list[str]) -> list[Path]:
-    """The chosen files, from one pass over the rows (reading them back from disk is a cost of its own)."""
-    return write_reports(document, out, formats)
 
 
 def _print_summary(summary: dict[str, Any], written: list[Path]) -> None:

@@ -74,12 +74,6 @@ def _chart(
     return Chart(chart_id, title, f"{title}. {parts}.", tuple(bars), height, legend, len(rows) - len(shown))
 
 
-def status_of(charge: dict[str, Any]) -> str:
-    """block if any finding blocks, else warn if any warns, else clean (info findings need no action)."""
-    severities = {f["severity"] for f in charge["findings"]}
-    return "block" if "block" in severities else "warn" if "warn" in severities else "clean"
-
-
 def _week(day: str | None) -> str:
     if not day:
         return "no date"

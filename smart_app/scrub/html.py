@@ -105,14 +105,3 @@ def render_html(document: dict[str, Any]) -> str:
     finally:
         writer.close()
     return buffer.getvalue().decode("utf-8")
-
-
-def write_html(document: dict[str, Any], path: Path) -> None:
-    writer = HtmlWriter(path, document["summary"])
-    failed = True
-    try:
-        for charge in document["charges"]:
-            writer.add(charge)
-        failed = False
-    finally:
-        writer.close(failed)

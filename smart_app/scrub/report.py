@@ -116,14 +116,6 @@ def _feed(charges: Iterable[dict[str, Any]], writers: list[ReportWriter]) -> Non
             writer.close(failed)
 
 
-def write_json(document: dict[str, Any], path: Path) -> None:
-    _feed(document["charges"], [JsonWriter(path, document["summary"])])
-
-
-def write_csv(document: dict[str, Any], path: Path) -> None:
-    _feed(document["charges"], [CsvWriter(path)])
-
-
 def write_reports(document: dict[str, Any], out: Path, formats: Iterable[str]) -> list[Path]:
     """The chosen files (json, csv, html) in ``out``, from one pass over the charges; their paths."""
     chosen = [f for f in FILE_NAMES if f in set(formats)]

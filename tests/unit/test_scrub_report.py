@@ -215,7 +215,7 @@ def test_the_hand_written_csv_is_what_csv_writer_writes(tmp_path: Path) -> None:
 
 
 def test_the_json_keeps_non_ascii_as_utf8_and_reads_back_the_same(tmp_path: Path) -> None:
-    from smart_app.scrub.report import write_json
+    from smart_app.scrub.report import write_reports
 
     charge = {
         "chargeitem": "ChargeItem/1",
@@ -228,7 +228,7 @@ def test_the_json_keeps_non_ascii_as_utf8_and_reads_back_the_same(tmp_path: Path
         "summary": {"charges": 1, "period": ["2026-03-01", None], "by_rule": {"r": 1}},
         "charges": [charge],
     }
-    write_json(document, tmp_path / "scrub.json")
+    write_reports(document, tmp_path, ["json"])
     raw = (tmp_path / "scrub.json").read_bytes()
     assert "José Núñez".encode() in raw and "≥ 8 minutes ✓".encode() in raw and b"\\u" not in raw
     assert json.loads(raw) == document
